@@ -1,0 +1,1 @@
+//! A real OneRoster v1.1 server for the demo, the tests and the benchmarks.
