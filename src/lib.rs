@@ -4,7 +4,9 @@
 //! Data moves one way: `auth` feeds `http`, which `pager` drives over each `oneroster` collection;
 //! pages (`records`) flow into `export` sinks inside a staged bundle published at the end.
 
+pub mod auth;
 pub mod export;
+pub mod http;
 pub mod oneroster;
 pub mod records;
 pub mod sandbox;

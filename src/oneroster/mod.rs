@@ -10,7 +10,7 @@ mod status_info;
 
 pub use collection::{COLLECTIONS, Collection, CollectionId};
 pub use csv_file::CsvFile;
-pub use scope::{KnownScope, Scope, ScopeError};
+pub use scope::{KnownScope, Scope, ScopeError, scope_param};
 pub use status_info::StatusInfo;
 
 /// The path every v1.1 REST endpoint hangs off, after the host's own prefix.

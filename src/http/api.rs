@@ -1,0 +1,209 @@
+//! Requests to the OneRoster API itself: credentials only for the configured origin, a fresh token
+//! once on a 401, and each 200 read into a [`Page`] inside the retry loop, so a body cut short
+//! or garbled in transit is fetched again rather than taken for data.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap};
+use url::Url;
+
+use super::{HttpError, Step, Target, Transport, classify, retry_after, safe_url};
+use crate::auth::{AuthError, TokenSource};
+use crate::oneroster::{Collection, StatusInfo};
+use crate::records::{Page, PageError};
+
+/// Why a page could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{target}: {source}")]
+    Auth { target: Target, source: AuthError },
+    #[error("{target}: HTTP 401 even with a freshly fetched token{}", suffix(.info))]
+    Unauthorized {
+        target: Target,
+        info: Option<StatusInfo>,
+    },
+    #[error(
+        "{target}: HTTP 403 Forbidden{} — the credentials are not allowed `{collection}`; \
+         it needs the scope {scope} (or drop it with --only)",
+        suffix(.info)
+    )]
+    Forbidden {
+        target: Target,
+        collection: &'static str,
+        scope: &'static str,
+        info: Option<StatusInfo>,
+    },
+    #[error("{target}: {source}")]
+    Page { target: Target, source: PageError },
+}
+
+fn suffix(info: &Option<StatusInfo>) -> String {
+    match info.as_ref().map(StatusInfo::summary) {
+        Some(s) if !s.is_empty() => format!(" ({s})"),
+        _ => String::new(),
+    }
+}
+
+/// A page and the response headers the pager reads (`X-Total-Count`, `Link`).
+#[derive(Debug)]
+pub struct Fetched {
+    pub page: Page,
+    pub headers: HeaderMap,
+}
+
+/// The API side of the run's HTTP client.
+#[derive(Debug)]
+pub struct ApiClient {
+    transport: Arc<Transport>,
+    tokens: Arc<TokenSource>,
+    base: Url,
+}
+
+impl ApiClient {
+    /// `base` must end in `/` (config normalises it).
+    pub fn new(transport: Arc<Transport>, tokens: Arc<TokenSource>, base: Url) -> ApiClient {
+        ApiClient {
+            transport,
+            tokens,
+            base,
+        }
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    pub fn tokens(&self) -> &TokenSource {
+        &self.tokens
+    }
+
+    /// The first-page URL of a collection with `limit` and `offset`.
+    pub fn collection_url(&self, collection: &Collection, limit: u64, offset: u64) -> Url {
+        let mut url = self
+            .base
+            .join(collection.path)
+            .expect("collection paths are relative");
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string())
+            .append_pair("offset", &offset.to_string());
+        url
+    }
+
+    /// GETs one page of `collection` at `url` (whose records start at `offset`).
+    pub async fn get_page(
+        &self,
+        collection: &'static Collection,
+        url: &Url,
+        offset: u64,
+    ) -> Result<Fetched, ApiError> {
+        let target = Target::page(collection.id, url, offset);
+        if url.origin() != self.base.origin() {
+            return Err(HttpError::ForeignOrigin {
+                target,
+                url: safe_url(url),
+                origin: self.base.origin().ascii_serialization(),
+            }
+            .into());
+        }
+        // Set once a 401 has cost us a token; a second 401 is then final.
+        let refreshed = std::sync::atomic::AtomicBool::new(false);
+        self.transport
+            .with_retry(&target, |_| {
+                let target = &target;
+                let refreshed = &refreshed;
+                async move {
+                    let mut request = match self
+                        .transport
+                        .client()
+                        .get(url.clone())
+                        .header(ACCEPT, "application/json")
+                        .build()
+                    {
+                        Ok(r) => r,
+                        Err(e) => {
+                            return Step::Fatal(
+                                HttpError::BadResponse {
+                                    target: target.clone(),
+                                    reason: e.to_string(),
+                                }
+                                .into(),
+                            );
+                        }
+                    };
+                    let credential = match self.tokens.authorize(&mut request).await {
+                        Ok(c) => c,
+                        Err(source) => {
+                            return Step::Fatal(ApiError::Auth {
+                                target: target.clone(),
+                                source,
+                            });
+                        }
+                    };
+                    let reply = match classify(target, self.transport.send(request).await) {
+                        Ok(reply) => reply,
+                        Err(step) => return step,
+                    };
+                    match reply.status {
+                        StatusCode::UNAUTHORIZED => {
+                            let info = StatusInfo::from_body(&reply.body);
+                            if refreshed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                                return Step::Fatal(ApiError::Unauthorized {
+                                    target: target.clone(),
+                                    info,
+                                });
+                            }
+                            self.tokens.reject(credential).await;
+                            Step::Retry {
+                                reason: "HTTP 401: the token was rejected".into(),
+                                after: Some(std::time::Duration::ZERO),
+                                rate_limited: false,
+                            }
+                        }
+                        StatusCode::FORBIDDEN => {
+                            let info = StatusInfo::from_body(&reply.body);
+                            // Blackbaud answers a spent quota with 403 and Retry-After (ONEROSTER.md §8.1).
+                            if let Some(after) = retry_after(&reply.headers) {
+                                let what =
+                                    info.as_ref().map(StatusInfo::summary).unwrap_or_default();
+                                return Step::Retry {
+                                    reason: format!("HTTP 403 with Retry-After (quota) {what}"),
+                                    after: Some(after),
+                                    rate_limited: true,
+                                };
+                            }
+                            Step::Fatal(ApiError::Forbidden {
+                                target: target.clone(),
+                                collection: collection.name,
+                                scope: collection.scope.short_name(),
+                                info,
+                            })
+                        }
+                        _ => match Page::parse(collection, offset, reply.body) {
+                            Ok(page) => Step::Done(Fetched {
+                                page,
+                                headers: reply.headers,
+                            }),
+                            // Garbled JSON is usually a body cut short: fetch it again.
+                            Err(PageError::InvalidJson(e)) => Step::Retry {
+                                reason: format!("the body is not valid JSON ({e})"),
+                                after: None,
+                                rate_limited: false,
+                            },
+                            Err(source) => Step::Fatal(ApiError::Page {
+                                target: target.clone(),
+                                source,
+                            }),
+                        },
+                    }
+                }
+            })
+            .await
+    }
+}

@@ -1,0 +1,301 @@
+//! The one HTTP client of a run: reqwest behind a governor limiter, a shared 429 cooldown, retries
+//! with backoff that honour `Retry-After`, a cap on body size, and the same-origin rule for
+//! credentials.
+//!
+//! `Transport` sends single attempts and owns the pacing; `retry` decides what an attempt's
+//! outcome means and how long to wait; `api` puts credentials on requests to the configured
+//! origin only and reads OneRoster responses.
+
+mod api;
+mod retry;
+mod target;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+pub use api::{ApiClient, ApiError, Fetched};
+pub use retry::{RetryPolicy, Step, classify, retry_after};
+pub use target::{Target, safe_url};
+
+use crate::oneroster::StatusInfo;
+
+/// Knobs of the network layer, resolved once from the command line.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Requests per second across the whole run, token requests included.
+    pub rate: f64,
+    /// How many requests the limiter lets through at once after a quiet spell.
+    pub burst: u32,
+    pub retry: RetryPolicy,
+    pub connect_timeout: Duration,
+    /// Whole-request timeout, body included.
+    pub request_timeout: Duration,
+    /// Largest response body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            rate: 10.0,
+            burst: 1,
+            retry: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            max_body_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why the network layer gave up. Every variant names the request's place (`Target`).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{target}: gave up after {attempts} attempts; last: {last}")]
+    GaveUp {
+        target: Target,
+        attempts: u32,
+        last: String,
+    },
+    #[error("{target}: HTTP {status}{}", info_suffix(.info))]
+    Status {
+        target: Target,
+        status: StatusCode,
+        info: Option<StatusInfo>,
+    },
+    #[error("{target}: the server answered with a redirect to {location}; refusing to follow it")]
+    Redirect { target: Target, location: String },
+    #[error("{target}: the response body is larger than the {limit}-byte cap")]
+    BodyTooLarge { target: Target, limit: usize },
+    #[error(
+        "{target}: refusing to send credentials to {url}, which is not the configured origin {origin}"
+    )]
+    ForeignOrigin {
+        target: Target,
+        url: String,
+        origin: String,
+    },
+    #[error("{target}: {reason}")]
+    BadResponse { target: Target, reason: String },
+    #[error("could not build the HTTP client: {0}")]
+    Client(String),
+}
+
+fn info_suffix(info: &Option<StatusInfo>) -> String {
+    match info.as_ref().map(StatusInfo::summary) {
+        Some(s) if !s.is_empty() => format!(" ({s})"),
+        _ => String::new(),
+    }
+}
+
+impl HttpError {
+    /// The HTTP status when the server refused the request outright.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            HttpError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A response read in full: status, headers and the (capped) body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why a single attempt produced no reply.
+#[derive(Debug)]
+pub enum AttemptError {
+    /// Connect failure, reset, timeout, truncated body: worth another try.
+    Transport(reqwest::Error),
+    /// The body passed the size cap (bytes).
+    TooLarge(usize),
+}
+
+/// Counters shared by every request of the run.
+#[derive(Debug, Default)]
+pub struct HttpCounters {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+/// Sends single attempts, paced by the run's limiter and 429 cooldown.
+pub struct Transport {
+    client: reqwest::Client,
+    limiter: DefaultDirectRateLimiter,
+    /// When set in the future, nobody sends before then: a 429 slows every task, not only its own.
+    cooldown: Mutex<Option<Instant>>,
+    settings: HttpSettings,
+    pub counters: HttpCounters,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub fn new(settings: HttpSettings) -> Result<Arc<Transport>, HttpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("roster-export/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| HttpError::Client(e.to_string()))?;
+        let limiter = RateLimiter::direct(quota(settings.rate, settings.burst));
+        Ok(Arc::new(Transport {
+            client,
+            limiter,
+            cooldown: Mutex::new(None),
+            settings,
+            counters: HttpCounters::default(),
+        }))
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// Sends one attempt once the cooldown has passed and the limiter allows, and reads the body.
+    pub async fn send(&self, request: reqwest::Request) -> Result<Reply, AttemptError> {
+        self.wait_for_cooldown().await;
+        self.limiter.until_ready().await;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let mut response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(AttemptError::Transport)?;
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let limit = self.settings.max_body_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(AttemptError::TooLarge(limit));
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(AttemptError::Transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(AttemptError::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body: body.freeze(),
+        })
+    }
+
+    /// Pushes the shared cooldown to at least `delay` from now.
+    pub async fn slow_down(&self, delay: Duration) {
+        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let until = Instant::now() + delay;
+        let mut cooldown = self.cooldown.lock().await;
+        if cooldown.is_none_or(|t| t < until) {
+            *cooldown = Some(until);
+        }
+    }
+
+    async fn wait_for_cooldown(&self) {
+        let until = *self.cooldown.lock().await;
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// Runs `attempt` until it is done, fatal, or out of tries, sleeping between tries as the
+    /// retry policy and any `Retry-After` say. Used for token requests and page requests alike.
+    pub async fn with_retry<T, E, F, Fut>(&self, target: &Target, mut attempt: F) -> Result<T, E>
+    where
+        E: From<HttpError>,
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Step<T, E>>,
+    {
+        let policy = &self.settings.retry;
+        let mut n = 1;
+        loop {
+            match attempt(n).await {
+                Step::Done(value) => return Ok(value),
+                Step::Fatal(err) => return Err(err),
+                Step::Retry {
+                    reason,
+                    after,
+                    rate_limited,
+                } => {
+                    if n >= policy.max_attempts {
+                        return Err(HttpError::GaveUp {
+                            target: target.clone(),
+                            attempts: n,
+                            last: reason,
+                        }
+                        .into());
+                    }
+                    let delay = match after {
+                        Some(after) if after > policy.max_retry_after => {
+                            return Err(HttpError::GaveUp {
+                                target: target.clone(),
+                                attempts: n,
+                                last: format!(
+                                    "{reason}; the server asks to wait {}s, longer than the {}s allowed",
+                                    after.as_secs(),
+                                    policy.max_retry_after.as_secs()
+                                ),
+                            }
+                            .into());
+                        }
+                        Some(after) => after,
+                        None => policy.backoff(n),
+                    };
+                    if rate_limited {
+                        self.slow_down(delay).await;
+                    }
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        target_place = %target,
+                        attempt = n,
+                        delay_ms = delay.as_millis() as u64,
+                        "{target}: {reason}; retrying in {:.1}s",
+                        delay.as_secs_f64()
+                    );
+                    tokio::time::sleep(delay).await;
+                    n += 1;
+                }
+            }
+        }
+    }
+}
+
+/// A governor quota for `rate` requests per second with the given burst.
+fn quota(rate: f64, burst: u32) -> Quota {
+    let rate = if rate.is_finite() && rate > 0.0 {
+        rate
+    } else {
+        1.0
+    };
+    let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(burst.max(1)).expect("max(1) is non-zero");
+    Quota::with_period(period)
+        .expect("period is non-zero")
+        .allow_burst(burst)
+}

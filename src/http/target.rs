@@ -1,0 +1,78 @@
+//! Naming a request in messages and logs without leaking anything: collection, method, the URL's
+//! origin and path (never user info or query), and the page offset.
+
+use std::fmt;
+
+use url::Url;
+
+use crate::oneroster::CollectionId;
+
+/// The place a request goes, for error messages and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub collection: Option<CollectionId>,
+    pub method: &'static str,
+    /// `scheme://host[:port]/path`, without user info or query.
+    pub url: String,
+    pub offset: Option<u64>,
+}
+
+impl Target {
+    pub fn page(collection: CollectionId, url: &Url, offset: u64) -> Target {
+        Target {
+            collection: Some(collection),
+            method: "GET",
+            url: safe_url(url),
+            offset: Some(offset),
+        }
+    }
+
+    pub fn token(url: &Url) -> Target {
+        Target {
+            collection: None,
+            method: "POST",
+            url: safe_url(url),
+            offset: None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.collection {
+            Some(c) => write!(f, "{c} ({} {}", self.method, self.url)?,
+            None => write!(f, "token request ({} {}", self.method, self.url)?,
+        }
+        if let Some(offset) = self.offset {
+            write!(f, ", offset {offset}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// A URL fit for logs: scheme, host, port and path only.
+pub fn safe_url(url: &Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_user_info_and_query() {
+        let url =
+            Url::parse("https://me:pw@host.example:8443/ims/oneroster/v1p1/users?limit=5&token=x")
+                .unwrap();
+        let t = Target::page(CollectionId::Users, &url, 10);
+        assert_eq!(
+            t.to_string(),
+            "users (GET https://host.example:8443/ims/oneroster/v1p1/users, offset 10)"
+        );
+    }
+}
