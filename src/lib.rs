@@ -8,5 +8,7 @@ pub mod auth;
 pub mod export;
 pub mod http;
 pub mod oneroster;
+pub mod pager;
+pub mod progress;
 pub mod records;
 pub mod sandbox;

@@ -1,0 +1,463 @@
+//! Walking one collection: limit/offset paging, `X-Total-Count` fan-out, `Link rel="next"`, pages
+//! that a host silently caps, and de-duplication by `sourcedId`.
+//!
+//! With a total, the first page tells how many records a page holds, and the remaining offsets are
+//! fetched concurrently, each on its own task, consumed in order so output is deterministic. Without
+//! one, the walk follows `Link rel="next"` (a Link-aware server that sends no `next` has ended), or
+//! advances the offset by what each page held until a page comes back empty.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, LINK};
+use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
+use url::Url;
+
+use crate::http::{ApiClient, ApiError, Fetched, safe_url};
+use crate::oneroster::Collection;
+use crate::progress::CollectionBar;
+use crate::records::Page;
+
+/// How the pager walks.
+#[derive(Debug, Clone)]
+pub struct PagerSettings {
+    /// The `limit` asked for; hosts may send fewer.
+    pub page_size: u64,
+    /// Page requests in flight at once.
+    pub concurrency: usize,
+    /// A bound on the pages of one collection, against servers that never end.
+    pub max_pages: u64,
+}
+
+impl Default for PagerSettings {
+    fn default() -> Self {
+        PagerSettings {
+            page_size: 5000,
+            concurrency: 4,
+            max_pages: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PagerError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{collection}: the server keeps sending pages past {pages} pages; stopping")]
+    TooManyPages {
+        collection: &'static str,
+        pages: u64,
+    },
+    #[error("{collection}: the Link header sends the walk back to {url}, which it already fetched")]
+    LinkLoop {
+        collection: &'static str,
+        url: String,
+    },
+    #[error(
+        "{collection}: the server repeats records it already sent (offset {offset}); it seems to ignore `offset`"
+    )]
+    Stuck {
+        collection: &'static str,
+        offset: u64,
+    },
+    #[error("{collection}: the writer stopped taking pages")]
+    SinkClosed { collection: &'static str },
+}
+
+/// What one walk did.
+#[derive(Debug, Clone, Default)]
+pub struct WalkStats {
+    /// Distinct records passed on.
+    pub records: u64,
+    /// Records dropped because their sourcedId had been seen.
+    pub duplicates: u64,
+    pub pages: u64,
+    /// `X-Total-Count` of the first page, when sent.
+    pub total: Option<u64>,
+    pub elapsed: Duration,
+}
+
+/// Walks `collection` and sends its pages, de-duplicated and in order, to `out`.
+pub async fn walk(
+    api: Arc<ApiClient>,
+    collection: &'static Collection,
+    settings: &PagerSettings,
+    out: &mpsc::Sender<Page>,
+    bar: &CollectionBar,
+) -> Result<WalkStats, PagerError> {
+    let started = Instant::now();
+    let mut walk = Walk {
+        api,
+        collection,
+        settings,
+        out,
+        bar,
+        seen: HashSet::new(),
+        stats: WalkStats::default(),
+    };
+    walk.run().await?;
+    walk.stats.elapsed = started.elapsed();
+    Ok(walk.stats)
+}
+
+struct Walk<'a> {
+    api: Arc<ApiClient>,
+    collection: &'static Collection,
+    settings: &'a PagerSettings,
+    out: &'a mpsc::Sender<Page>,
+    bar: &'a CollectionBar,
+    /// 128-bit hashes of the sourcedIds passed on: 16 bytes a record, collisions negligible.
+    seen: HashSet<u128>,
+    stats: WalkStats,
+}
+
+/// Where the sequential part of a walk stands.
+struct Cursor {
+    /// The offset the next page starts at.
+    offset: u64,
+    /// Records on the last page fetched.
+    last_len: u64,
+    /// The last page's `rel="next"`, and whether it carried a Link header at all.
+    next: Option<Url>,
+    link_aware: bool,
+}
+
+impl Walk<'_> {
+    async fn run(&mut self) -> Result<(), PagerError> {
+        let limit = self.settings.page_size.max(1);
+        let first_url = self.api.collection_url(self.collection, limit, 0);
+        let first = self.fetch(&first_url, 0).await?;
+        let total = header_total(&first.headers);
+        let (next, link_aware) = next_link(&first.headers, &first_url);
+        let n0 = first.page.len() as u64;
+        self.stats.total = total;
+        if let Some(total) = total {
+            self.bar.set_total(total);
+        }
+        self.emit(first.page).await?;
+        if n0 == 0 {
+            return Ok(());
+        }
+        // How many records a full page holds: the limit, unless the host capped it at n0.
+        let capacity = match total {
+            Some(t) if n0 < limit && t > n0 => n0,
+            None if n0 < limit => n0,
+            _ => limit,
+        };
+        let mut cursor = Cursor {
+            offset: n0,
+            last_len: n0,
+            next,
+            link_aware,
+        };
+        if let Some(total) = total {
+            self.fan_out(limit, capacity, total, &mut cursor).await?;
+        }
+        self.sequential(limit, capacity, total, cursor).await
+    }
+
+    /// Fetches the offsets up to `total` concurrently, consuming them in order.
+    async fn fan_out(
+        &mut self,
+        limit: u64,
+        capacity: u64,
+        total: u64,
+        cursor: &mut Cursor,
+    ) -> Result<(), PagerError> {
+        let offsets: Vec<u64> = (cursor.offset..total).step_by(capacity as usize).collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.check_page_budget(offsets.len() as u64)?;
+        let collection = self.collection;
+        let api = self.api.clone();
+        let mut pages = futures::stream::iter(offsets)
+            .map(move |offset| {
+                let api = api.clone();
+                let task = tokio::spawn(async move {
+                    let url = api.collection_url(collection, limit, offset);
+                    (offset, api.get_page(collection, &url, offset).await)
+                });
+                AbortOnDropHandle::new(task)
+            })
+            .buffered(self.settings.concurrency.max(1));
+        while let Some(joined) = pages.next().await {
+            let (offset, fetched) = joined.expect("page tasks do not panic");
+            let fetched = fetched?;
+            self.stats.pages += 1;
+            let len = fetched.page.len() as u64;
+            self.emit(fetched.page).await?;
+            cursor.offset = offset + len;
+            cursor.last_len = len;
+            // A short page before the end leaves a hole: fill it before going on, to keep order.
+            let planned_end = (offset + capacity).min(total);
+            if len > 0 && cursor.offset < planned_end {
+                self.fill(limit, cursor.offset, planned_end).await?;
+                cursor.offset = planned_end;
+            }
+            if len == 0 {
+                // The collection shrank under us; the sequential pass decides what follows.
+                break;
+            }
+        }
+        cursor.next = None;
+        cursor.link_aware = false;
+        Ok(())
+    }
+
+    /// Fetches `[from, to)` sequentially (after a page came back shorter than its neighbours).
+    async fn fill(&mut self, limit: u64, mut from: u64, to: u64) -> Result<(), PagerError> {
+        while from < to {
+            let url = self
+                .api
+                .collection_url(self.collection, limit.min(to - from).max(1), from);
+            let fetched = self.fetch(&url, from).await?;
+            let len = fetched.page.len() as u64;
+            self.emit(fetched.page).await?;
+            if len == 0 {
+                break;
+            }
+            from += len;
+        }
+        Ok(())
+    }
+
+    /// Pages one at a time until the end: the Link chain, or offsets until an empty page.
+    async fn sequential(
+        &mut self,
+        limit: u64,
+        capacity: u64,
+        total: Option<u64>,
+        mut c: Cursor,
+    ) -> Result<(), PagerError> {
+        let mut visited: HashSet<String> = HashSet::new();
+        let mut stuck = 0;
+        loop {
+            if c.last_len == 0 {
+                return Ok(());
+            }
+            let url = if c.link_aware {
+                match c.next.take() {
+                    Some(next) => {
+                        if !visited.insert(next.as_str().to_string()) {
+                            return Err(PagerError::LinkLoop {
+                                collection: self.collection.name,
+                                url: safe_url(&next),
+                            });
+                        }
+                        next
+                    }
+                    // A server that speaks Link and offers no next page has ended.
+                    None => return Ok(()),
+                }
+            } else {
+                if total.is_some_and(|t| c.offset >= t) && c.last_len < capacity {
+                    return Ok(());
+                }
+                self.api.collection_url(self.collection, limit, c.offset)
+            };
+            self.check_page_budget(1)?;
+            let fetched = self.fetch(&url, c.offset).await?;
+            let (next, link_aware) = next_link(&fetched.headers, &url);
+            let len = fetched.page.len() as u64;
+            let fresh = self.emit(fetched.page).await?;
+            if len > 0 && fresh == 0 {
+                stuck += 1;
+                if stuck >= 3 {
+                    return Err(PagerError::Stuck {
+                        collection: self.collection.name,
+                        offset: c.offset,
+                    });
+                }
+            } else {
+                stuck = 0;
+            }
+            c = Cursor {
+                offset: c.offset + len,
+                last_len: len,
+                next,
+                link_aware,
+            };
+        }
+    }
+
+    async fn fetch(&mut self, url: &Url, offset: u64) -> Result<Fetched, PagerError> {
+        let fetched = self.api.get_page(self.collection, url, offset).await?;
+        self.stats.pages += 1;
+        Ok(fetched)
+    }
+
+    fn check_page_budget(&self, more: u64) -> Result<(), PagerError> {
+        if self.stats.pages + more > self.settings.max_pages {
+            return Err(PagerError::TooManyPages {
+                collection: self.collection.name,
+                pages: self.settings.max_pages,
+            });
+        }
+        Ok(())
+    }
+
+    /// Drops records already seen and passes the page on. Returns how many records were new.
+    async fn emit(&mut self, mut page: Page) -> Result<u64, PagerError> {
+        if let Some(key) = &page.found_under {
+            if self.stats.pages <= 1 {
+                tracing::warn!(
+                    collection = self.collection.name,
+                    "the server sent {} under `{key}` instead of `{}`",
+                    self.collection.name,
+                    self.collection.response_key
+                );
+            }
+        }
+        let before = page.len() as u64;
+        let seen = &mut self.seen;
+        page.retain(|id| seen.insert(xxhash_rust::xxh3::xxh3_128(id.as_bytes())));
+        let fresh = page.len() as u64;
+        self.stats.duplicates += before - fresh;
+        self.stats.records += fresh;
+        self.bar.inc(fresh);
+        if fresh > 0 {
+            self.out
+                .send(page)
+                .await
+                .map_err(|_| PagerError::SinkClosed {
+                    collection: self.collection.name,
+                })?;
+        }
+        Ok(fresh)
+    }
+}
+
+/// `X-Total-Count`, when present and a number.
+fn header_total(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get("x-total-count")?.to_str().ok()?.trim();
+    match value.parse() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            tracing::warn!("ignoring an X-Total-Count that is not a number: {value:?}");
+            None
+        }
+    }
+}
+
+/// The `rel="next"` target of a `Link` header, resolved against the request URL, and whether
+/// the response had a Link header at all. Accepts the malformations seen in the wild: several
+/// headers, URLs without `<>`, stray commas and whitespace, unquoted rel values.
+fn next_link(headers: &HeaderMap, request: &Url) -> (Option<Url>, bool) {
+    let mut present = false;
+    for value in headers.get_all(LINK) {
+        let Ok(text) = value.to_str() else { continue };
+        present = true;
+        for entry in split_links(text) {
+            let mut parts = entry.split(';');
+            let target = parts
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim();
+            let is_next = parts.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("rel=")
+                    .map(|r| {
+                        r.trim_matches('"')
+                            .split_whitespace()
+                            .any(|r| r.eq_ignore_ascii_case("next"))
+                    })
+                    .unwrap_or(false)
+            });
+            if is_next && !target.is_empty() {
+                return (request.join(target).ok(), true);
+            }
+        }
+    }
+    (None, present)
+}
+
+/// Splits a Link header into entries at the commas that are not inside `<…>` or quotes.
+fn split_links(text: &str) -> Vec<&str> {
+    let mut entries = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, ch) in text.char_indices() {
+        match ch {
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth -= 1,
+            '"' => quoted = !quoted,
+            ',' if depth <= 0 && !quoted => {
+                entries.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    entries.push(&text[start..]);
+    entries
+        .into_iter()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn link(value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(LINK, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn finds_next_among_other_relations() {
+        let req =
+            Url::parse("https://h.example/ims/oneroster/v1p1/users?limit=2&offset=0").unwrap();
+        let h = link(
+            "<https://h.example/ims/oneroster/v1p1/users?limit=2&offset=2>; rel=\"next\",\n \
+             <https://h.example/ims/oneroster/v1p1/users?limit=2&offset=8>; rel=\"last\",",
+        );
+        let (next, present) = next_link(&h, &req);
+        assert!(present);
+        assert_eq!(
+            next.unwrap().as_str(),
+            "https://h.example/ims/oneroster/v1p1/users?limit=2&offset=2"
+        );
+    }
+
+    #[test]
+    fn accepts_bare_and_relative_urls() {
+        let req = Url::parse("https://h.example/ims/oneroster/v1p1/users?offset=0").unwrap();
+        let (next, _) = next_link(
+            &link("/ims/oneroster/v1p1/users?offset=100; rel=next"),
+            &req,
+        );
+        assert_eq!(
+            next.unwrap().as_str(),
+            "https://h.example/ims/oneroster/v1p1/users?offset=100"
+        );
+    }
+
+    #[test]
+    fn last_page_has_link_without_next() {
+        let req = Url::parse("https://h.example/x").unwrap();
+        assert_eq!(
+            next_link(&link("<https://h.example/x?offset=0>; rel=\"first\""), &req),
+            (None, true)
+        );
+        assert_eq!(next_link(&HeaderMap::new(), &req), (None, false));
+    }
+
+    #[test]
+    fn total_count_must_be_a_number() {
+        let mut h = HeaderMap::new();
+        h.insert("X-Total-Count", HeaderValue::from_static(" 42 "));
+        assert_eq!(header_total(&h), Some(42));
+        h.insert("X-Total-Count", HeaderValue::from_static("many"));
+        assert_eq!(header_total(&h), None);
+    }
+}
