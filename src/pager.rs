@@ -418,7 +418,7 @@ mod tests {
         let req =
             Url::parse("https://h.example/ims/oneroster/v1p1/users?limit=2&offset=0").unwrap();
         let h = link(
-            "<https://h.example/ims/oneroster/v1p1/users?limit=2&offset=2>; rel=\"next\",\n \
+            "<https://h.example/ims/oneroster/v1p1/users?limit=2&offset=2>; rel=\"next\",, \
              <https://h.example/ims/oneroster/v1p1/users?limit=2&offset=8>; rel=\"last\",",
         );
         let (next, present) = next_link(&h, &req);

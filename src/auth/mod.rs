@@ -105,37 +105,37 @@ impl TokenSource {
         self.fetched.load(Ordering::Relaxed)
     }
 
+    /// Fetches a token now unless a fresh one is cached, so bad credentials fail before any
+    /// output is prepared.
+    pub async fn ensure_fresh(&self) -> Result<(), AuthError> {
+        self.current().await.map(|_| ())
+    }
+
     /// Puts credentials on `request`, fetching a token first when none is fresh.
     pub async fn authorize(&self, request: &mut reqwest::Request) -> Result<Credential, AuthError> {
+        let (header, credential) = self.current().await?;
+        request.headers_mut().insert(AUTHORIZATION, header);
+        Ok(credential)
+    }
+
+    /// The cached token, or a new one. The lock makes concurrent callers wait for one fetch.
+    async fn current(&self) -> Result<(HeaderValue, Credential), AuthError> {
         let mut cache = self.cache.lock().await;
-        let fresh = cache.as_ref().is_some_and(|c| Instant::now() < c.use_until);
-        if !fresh {
-            let token = match &self.grant {
-                Grant::ClientCredentials(cc) => cc.fetch(&self.transport).await?,
-            };
-            self.fetched.fetch_add(1, Ordering::Relaxed);
-            let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::debug!(
-                expires_in = token.expires_in.as_secs(),
-                generation,
-                "fetched an access token"
-            );
-            *cache = Some(Cached {
-                header: bearer_header(&token.value),
-                use_until: Instant::now()
-                    + token
-                        .expires_in
-                        .saturating_sub(refresh_margin(token.expires_in)),
-                generation,
-            });
+        if let Some(c) = cache.as_ref().filter(|c| Instant::now() < c.use_until) {
+            return Ok((c.header.clone(), Credential { generation: c.generation }));
         }
-        let cached = cache.as_ref().expect("filled above");
-        request
-            .headers_mut()
-            .insert(AUTHORIZATION, cached.header.clone());
-        Ok(Credential {
-            generation: cached.generation,
-        })
+        let token = match &self.grant {
+            Grant::ClientCredentials(cc) => cc.fetch(&self.transport).await?,
+        };
+        self.fetched.fetch_add(1, Ordering::Relaxed);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(expires_in = token.expires_in.as_secs(), generation, "fetched an access token");
+        let cached = cache.insert(Cached {
+            header: bearer_header(&token.value),
+            use_until: Instant::now() + token.expires_in.saturating_sub(refresh_margin(token.expires_in)),
+            generation,
+        });
+        Ok((cached.header.clone(), Credential { generation }))
     }
 
     /// The server rejected `credential` (401): forget it unless another request already replaced it.
