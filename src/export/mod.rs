@@ -1,1 +1,111 @@
 //! Output formats: the OneRoster CSV bundle, JSON files, NDJSON; staging and atomic publish.
+//!
+//! A [`Bundle`] is created before the first request. Everything it writes goes to a private
+//! staging folder beside the target (`.<name>.staging-XXXXXX`, 0700, files 0600) while a lock file
+//! (`.<name>.lock`) keeps a second run out. [`Bundle::publish`] writes `manifest.csv`, fsyncs,
+//! and renames (or, over a previous bundle, atomically exchanges) the result into place; dropping
+//! the bundle instead removes the staging folder and leaves the previous output untouched.
+//!
+//! The CSV binding is bulk mode (ONEROSTER.md §7.4): `status` and `dateLastModified` are blank,
+//! records marked `tobedeleted` (or 1.0's `inactive`) are left out, and a file is `bulk` in the
+//! manifest only when its collection finished.
+
+mod bundle;
+mod csv_rows;
+mod error;
+mod fields;
+mod json;
+mod staging;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use bundle::Bundle;
+pub use error::ExportError;
+
+use crate::oneroster::{CollectionId, CsvFile};
+
+/// The output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A OneRoster 1.1 CSV bundle: manifest.csv plus one file per type (a folder, or a zip when
+    /// the output name ends in .zip).
+    Csv,
+    /// One `<collection>.json` array per collection, records as the server sent them.
+    Json,
+    /// One line per record, `{"collection":…,"record":…}`, to a file or to stdout (`--out -`).
+    Ndjson,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        })
+    }
+}
+
+/// Where the output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Standard output (NDJSON only).
+    Stdout,
+    /// A folder, a `.zip`, or (NDJSON) a file.
+    Path(PathBuf),
+}
+
+/// How to write the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputOptions {
+    pub format: Format,
+    pub destination: Destination,
+    /// Fill the `password` column of users.csv (student data; blank unless asked for).
+    pub include_passwords: bool,
+    /// The manifest's `source.systemName` (left out when empty).
+    pub system_name: String,
+    /// The manifest's `source.systemCode` (left out when `None`).
+    pub system_code: Option<String>,
+}
+
+/// A file of the output and how many data rows (CSV), records (JSON) or lines (NDJSON) it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRows {
+    pub name: String,
+    pub rows: u64,
+}
+
+/// What one finished collection produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionOutput {
+    pub collection: CollectionId,
+    /// Records received in its pages.
+    pub records: u64,
+    /// Rows (CSV), records (JSON) or lines (NDJSON) written for it, association rows aside.
+    pub rows: u64,
+    /// Records left out of a bulk CSV file because their status was `tobedeleted`/`inactive`.
+    pub dropped_deleted: u64,
+    /// The files written for it: its own, then classResources.csv / courseResources.csv when
+    /// they were written too. Empty for NDJSON, whose collections share one stream.
+    pub files: Vec<FileRows>,
+}
+
+/// What [`Bundle::publish`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishReport {
+    /// The published path; `None` for stdout.
+    pub path: Option<PathBuf>,
+    pub format: Format,
+    /// The data files now at `path`, in bundle order (manifest.csv aside), with their row counts.
+    pub files: Vec<FileRows>,
+    /// CSV files the manifest lists as `absent`.
+    pub absent: Vec<CsvFile>,
+    /// Every finished collection, in the order they were written.
+    pub collections: Vec<CollectionOutput>,
+    /// Things that went wrong after the output was safely in place (e.g. an old copy that could
+    /// not be removed).
+    pub warnings: Vec<String>,
+}

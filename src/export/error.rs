@@ -1,0 +1,94 @@
+//! What can go wrong while writing output; every error names the path it concerns.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::oneroster::CollectionId;
+
+/// An output failure. The message names the file or folder, and for bad records the collection,
+/// record index and sourcedId.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The output cannot be written as asked (CSV to stdout, a path with no file name, …).
+    #[error("{target}: {message}")]
+    Usage { target: PathBuf, message: String },
+
+    /// The target exists and is not something this tool may replace.
+    #[error("refusing to replace {path}: {reason}; nothing was changed")]
+    Refused { path: PathBuf, reason: String },
+
+    /// Another run holds the lock beside the target.
+    #[error(
+        "{path} is being written by another roster-export run (lock {lock} is held); \
+         try again when it has finished"
+    )]
+    Locked { path: PathBuf, lock: PathBuf },
+
+    /// A file system operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Writing to standard output failed; a broken pipe (`| head`) is not worth a message.
+    #[error("writing to standard output: {source}")]
+    Stdout {
+        #[source]
+        source: io::Error,
+    },
+
+    /// A record could not be turned into a CSV row.
+    #[error("{path}: {collection} record {index} (sourcedId `{sourced_id}`): `{field}` {detail}")]
+    Record {
+        path: PathBuf,
+        collection: CollectionId,
+        /// The record's position in the collection: the page offset plus its index on the page.
+        index: u64,
+        sourced_id: String,
+        field: &'static str,
+        detail: String,
+    },
+
+    /// Building the zip failed.
+    #[error("building the zip {path}: {source}")]
+    Zip {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+
+    /// The calls came in an order the bundle cannot follow (a bug in the caller).
+    #[error("{path}: {collection}: {detail}")]
+    Sequence {
+        path: PathBuf,
+        collection: CollectionId,
+        detail: String,
+    },
+}
+
+impl ExportError {
+    /// Stdout was closed by its reader (`roster-export … | head`): stop quietly, exit 0.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, ExportError::Stdout { source } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// The request itself was wrong (exit code 2 rather than an output failure).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ExportError::Usage { .. })
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> ExportError {
+        let path = path.into();
+        move |source| ExportError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

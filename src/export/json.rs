@@ -1,0 +1,194 @@
+//! JSON and NDJSON: records passed through as the server sent them, one per line (compacted only
+//! when the server pretty-printed them).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::FileRows;
+use super::error::ExportError;
+use super::fields::push_record;
+use super::staging::create_private;
+use crate::oneroster::CollectionId;
+use crate::records::Page;
+
+const CHUNK: usize = 64 * 1024;
+
+/// `<collection>.json`: a JSON array with one record per line.
+pub(super) struct JsonFile {
+    pub collection: CollectionId,
+    pub path: PathBuf,
+    out: BufWriter<File>,
+    buf: Vec<u8>,
+    pub rows: u64,
+}
+
+impl JsonFile {
+    pub fn file_name(c: CollectionId) -> String {
+        format!("{}.json", c.name())
+    }
+
+    pub fn create(dir: &Path, collection: CollectionId) -> Result<JsonFile, ExportError> {
+        let path = dir.join(JsonFile::file_name(collection));
+        let mut out = BufWriter::with_capacity(CHUNK, create_private(&path)?);
+        out.write_all(b"[")
+            .map_err(ExportError::io("writing", &path))?;
+        Ok(JsonFile {
+            collection,
+            path,
+            out,
+            buf: Vec::new(),
+            rows: 0,
+        })
+    }
+
+    pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
+        self.buf.clear();
+        for text in page.records() {
+            self.buf
+                .extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
+            push_record(text, &mut self.buf);
+            self.rows += 1;
+        }
+        self.out
+            .write_all(&self.buf)
+            .map_err(ExportError::io("writing", &self.path))
+    }
+
+    /// Closes the array, flushes and fsyncs.
+    pub fn finish(mut self) -> Result<FileRows, ExportError> {
+        let err = ExportError::io("writing", &self.path);
+        self.out
+            .write_all(b"\n]\n")
+            .map_err(ExportError::io("writing", &self.path))?;
+        let file = self.out.into_inner().map_err(|e| err(e.into_error()))?;
+        file.sync_all()
+            .map_err(ExportError::io("syncing", &self.path))?;
+        Ok(FileRows {
+            name: JsonFile::file_name(self.collection),
+            rows: self.rows,
+        })
+    }
+}
+
+/// Where NDJSON lines go.
+enum LineSink {
+    Stdout(io::Stdout),
+    File {
+        file: File,
+        path: PathBuf,
+        /// Bytes written so far (the file's length).
+        len: u64,
+    },
+}
+
+/// NDJSON: `{"collection":"users","record":{…}}` per line, to stdout or one staged file.
+pub(super) struct Ndjson {
+    sink: LineSink,
+    buf: Vec<u8>,
+    pub lines: u64,
+}
+
+impl Ndjson {
+    pub fn stdout() -> Ndjson {
+        Ndjson {
+            sink: LineSink::Stdout(io::stdout()),
+            buf: Vec::with_capacity(CHUNK),
+            lines: 0,
+        }
+    }
+
+    pub fn file(path: PathBuf) -> Result<Ndjson, ExportError> {
+        Ok(Ndjson {
+            sink: LineSink::File {
+                file: create_private(&path)?,
+                path,
+                len: 0,
+            },
+            buf: Vec::with_capacity(CHUNK),
+            lines: 0,
+        })
+    }
+
+    /// Writes the page's records, then flushes (stdout readers see whole pages promptly).
+    pub fn write_page(
+        &mut self,
+        collection: CollectionId,
+        page: &Page,
+    ) -> Result<u64, ExportError> {
+        let mut n = 0;
+        for text in page.records() {
+            self.buf.extend_from_slice(b"{\"collection\":\"");
+            self.buf.extend_from_slice(collection.name().as_bytes());
+            self.buf.extend_from_slice(b"\",\"record\":");
+            push_record(text, &mut self.buf);
+            self.buf.extend_from_slice(b"}\n");
+            n += 1;
+            if self.buf.len() >= CHUNK {
+                self.drain()?;
+            }
+        }
+        self.drain()?;
+        if let LineSink::Stdout(out) = &mut self.sink {
+            out.flush()
+                .map_err(|source| ExportError::Stdout { source })?;
+        }
+        self.lines += n;
+        Ok(n)
+    }
+
+    fn drain(&mut self) -> Result<(), ExportError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        match &mut self.sink {
+            LineSink::Stdout(out) => out
+                .lock()
+                .write_all(&self.buf)
+                .map_err(|source| ExportError::Stdout { source })?,
+            LineSink::File { file, path, len } => {
+                file.write_all(&self.buf)
+                    .map_err(ExportError::io("writing", path.as_path()))?;
+                *len += self.buf.len() as u64;
+            }
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Where the next line will start; `rollback` returns there.
+    pub fn mark(&self) -> u64 {
+        match &self.sink {
+            LineSink::Stdout(_) => 0,
+            LineSink::File { len, .. } => *len,
+        }
+    }
+
+    /// Drops what was written since `mark` (a file only: lines on stdout are gone). Returns
+    /// whether it could.
+    pub fn rollback(&mut self, mark: u64, lines: u64) -> Result<bool, ExportError> {
+        self.buf.clear();
+        match &mut self.sink {
+            LineSink::Stdout(_) => Ok(false),
+            LineSink::File { file, path, len } => {
+                file.set_len(mark)
+                    .and_then(|()| file.seek(SeekFrom::Start(mark)).map(drop))
+                    .map_err(ExportError::io("truncating", path.as_path()))?;
+                *len = mark;
+                self.lines -= lines;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Flushes; a file is also fsynced.
+    pub fn finish(&mut self) -> Result<(), ExportError> {
+        self.drain()?;
+        match &mut self.sink {
+            LineSink::Stdout(out) => out.flush().map_err(|source| ExportError::Stdout { source }),
+            LineSink::File { file, path, .. } => file
+                .sync_all()
+                .map_err(ExportError::io("syncing", path.as_path())),
+        }
+    }
+}
