@@ -237,7 +237,7 @@ impl Target {
 
     /// The fallback where `RENAME_EXCHANGE` is missing: previous aside, new in, and back on
     /// failure. Returns where the previous bundle now is.
-    fn swap_by_renames(&self, staged: &Path) -> Result<PathBuf, ExportError> {
+    pub(super) fn swap_by_renames(&self, staged: &Path) -> Result<PathBuf, ExportError> {
         let suffix = staged
             .file_name()
             .map(|n| {
