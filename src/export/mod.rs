@@ -9,6 +9,19 @@
 //! The CSV binding is bulk mode (ONEROSTER.md §7.4): `status` and `dateLastModified` are blank,
 //! records marked `tobedeleted` (or 1.0's `inactive`) are left out, and a file is `bulk` in the
 //! manifest only when its collection finished.
+//!
+//! Choices worth knowing (also for the user docs):
+//! - Every date column (`startDate`, `endDate`, `beginDate`, `birthDate`, `assignDate`, `dueDate`,
+//!   `scoreDate`) keeps only `YYYY-MM-DD` of a datetime; other text is passed through as sent.
+//! - `enabledUser` is `true` when absent; `password` is blank unless asked for.
+//! - classResources.csv / courseResources.csv are `bulk` only when Resources finished too, so
+//!   their resource ids resolve within the bundle; their row id is `{class or course}:{resource}`.
+//! - An existing folder is replaced only when it is empty or holds nothing but a CSV bundle of
+//!   ours (with manifest.csv) or a JSON bundle of ours; an existing zip only when it is a zip;
+//!   an existing NDJSON file only when it is empty or starts like our lines. Symbolic links are
+//!   refused.
+//! - The lock file stays beside the target after the run (deleting it would race a waiting run).
+//! - NDJSON on stdout cannot take back the lines of an abandoned collection; in a file it can.
 
 mod bundle;
 mod csv_rows;
