@@ -60,6 +60,10 @@ pub enum ExportError {
         source: zip::result::ZipError,
     },
 
+    /// Something outside the bundle failed on its behalf (e.g. the writer thread went away).
+    #[error("{0}")]
+    Internal(String),
+
     /// The calls came in an order the bundle cannot follow (a bug in the caller).
     #[error("{path}: {collection}: {detail}")]
     Sequence {
