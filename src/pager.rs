@@ -45,7 +45,7 @@ impl Default for PagerSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum PagerError {
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     #[error("{collection}: the server keeps sending pages past {pages} pages; stopping")]
     TooManyPages {
         collection: &'static str,
@@ -65,6 +65,12 @@ pub enum PagerError {
     },
     #[error("{collection}: the writer stopped taking pages")]
     SinkClosed { collection: &'static str },
+}
+
+impl From<ApiError> for PagerError {
+    fn from(e: ApiError) -> PagerError {
+        PagerError::Api(Box::new(e))
+    }
 }
 
 /// What one walk did.
@@ -302,15 +308,15 @@ impl Walk<'_> {
 
     /// Drops records already seen and passes the page on. Returns how many records were new.
     async fn emit(&mut self, mut page: Page) -> Result<u64, PagerError> {
-        if let Some(key) = &page.found_under {
-            if self.stats.pages <= 1 {
-                tracing::warn!(
-                    collection = self.collection.name,
-                    "the server sent {} under `{key}` instead of `{}`",
-                    self.collection.name,
-                    self.collection.response_key
-                );
-            }
+        if let Some(key) = &page.found_under
+            && self.stats.pages <= 1
+        {
+            tracing::warn!(
+                collection = self.collection.name,
+                "the server sent {} under `{key}` instead of `{}`",
+                self.collection.name,
+                self.collection.response_key
+            );
         }
         let before = page.len() as u64;
         let seen = &mut self.seen;

@@ -71,7 +71,7 @@ impl ClientCredentials {
                     Ok(reply) => Step::Fatal(HttpError::Status {
                         target: target.clone(),
                         status: reply.status,
-                        info: crate::oneroster::StatusInfo::from_body(&reply.body),
+                        info: crate::oneroster::StatusInfo::from_body(&reply.body).map(Box::new),
                     }),
                     Err(step) => step,
                 }

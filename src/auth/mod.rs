@@ -122,17 +122,29 @@ impl TokenSource {
     async fn current(&self) -> Result<(HeaderValue, Credential), AuthError> {
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.as_ref().filter(|c| Instant::now() < c.use_until) {
-            return Ok((c.header.clone(), Credential { generation: c.generation }));
+            return Ok((
+                c.header.clone(),
+                Credential {
+                    generation: c.generation,
+                },
+            ));
         }
         let token = match &self.grant {
             Grant::ClientCredentials(cc) => cc.fetch(&self.transport).await?,
         };
         self.fetched.fetch_add(1, Ordering::Relaxed);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::debug!(expires_in = token.expires_in.as_secs(), generation, "fetched an access token");
+        tracing::debug!(
+            expires_in = token.expires_in.as_secs(),
+            generation,
+            "fetched an access token"
+        );
         let cached = cache.insert(Cached {
             header: bearer_header(&token.value),
-            use_until: Instant::now() + token.expires_in.saturating_sub(refresh_margin(token.expires_in)),
+            use_until: Instant::now()
+                + token
+                    .expires_in
+                    .saturating_sub(refresh_margin(token.expires_in)),
             generation,
         });
         Ok((cached.header.clone(), Credential { generation }))

@@ -23,7 +23,7 @@ pub enum ApiError {
     #[error("{target}: HTTP 401 even with a freshly fetched token{}", suffix(.info))]
     Unauthorized {
         target: Target,
-        info: Option<StatusInfo>,
+        info: Option<Box<StatusInfo>>,
     },
     #[error(
         "{target}: HTTP 403 Forbidden{} — the credentials are not allowed `{collection}`; \
@@ -34,14 +34,14 @@ pub enum ApiError {
         target: Target,
         collection: &'static str,
         scope: &'static str,
-        info: Option<StatusInfo>,
+        info: Option<Box<StatusInfo>>,
     },
     #[error("{target}: {source}")]
     Page { target: Target, source: PageError },
 }
 
-fn suffix(info: &Option<StatusInfo>) -> String {
-    match info.as_ref().map(StatusInfo::summary) {
+fn suffix(info: &Option<Box<StatusInfo>>) -> String {
+    match info.as_ref().map(|i| i.summary()) {
         Some(s) if !s.is_empty() => format!(" ({s})"),
         _ => String::new(),
     }
@@ -152,7 +152,7 @@ impl ApiClient {
                     };
                     match reply.status {
                         StatusCode::UNAUTHORIZED => {
-                            let info = StatusInfo::from_body(&reply.body);
+                            let info = StatusInfo::from_body(&reply.body).map(Box::new);
                             if refreshed.swap(true, std::sync::atomic::Ordering::Relaxed) {
                                 return Step::Fatal(ApiError::Unauthorized {
                                     target: target.clone(),
@@ -167,11 +167,10 @@ impl ApiClient {
                             }
                         }
                         StatusCode::FORBIDDEN => {
-                            let info = StatusInfo::from_body(&reply.body);
+                            let info = StatusInfo::from_body(&reply.body).map(Box::new);
                             // Blackbaud answers a spent quota with 403 and Retry-After (ONEROSTER.md §8.1).
                             if let Some(after) = retry_after(&reply.headers) {
-                                let what =
-                                    info.as_ref().map(StatusInfo::summary).unwrap_or_default();
+                                let what = info.as_ref().map(|i| i.summary()).unwrap_or_default();
                                 return Step::Retry {
                                     reason: format!("HTTP 403 with Retry-After (quota) {what}"),
                                     after: Some(after),

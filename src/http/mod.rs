@@ -69,7 +69,7 @@ pub enum HttpError {
     Status {
         target: Target,
         status: StatusCode,
-        info: Option<StatusInfo>,
+        info: Option<Box<StatusInfo>>,
     },
     #[error("{target}: the server answered with a redirect to {location}; refusing to follow it")]
     Redirect { target: Target, location: String },
@@ -89,8 +89,8 @@ pub enum HttpError {
     Client(String),
 }
 
-fn info_suffix(info: &Option<StatusInfo>) -> String {
-    match info.as_ref().map(StatusInfo::summary) {
+fn info_suffix(info: &Option<Box<StatusInfo>>) -> String {
+    match info.as_ref().map(|i| i.summary()) {
         Some(s) if !s.is_empty() => format!(" ({s})"),
         _ => String::new(),
     }

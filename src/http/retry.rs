@@ -133,7 +133,7 @@ pub fn classify<T, E: From<HttpError>>(
             HttpError::Status {
                 target: target.clone(),
                 status,
-                info,
+                info: info.map(Box::new),
             }
             .into(),
         )),

@@ -97,10 +97,10 @@ impl StatusInfo {
         if let Some(m) = &self.code_minor {
             parts.push(format!("codeMinor {m}"));
         }
-        if parts.is_empty() {
-            if let Some(m) = &self.code_major {
-                parts.push(format!("codeMajor {m}"));
-            }
+        if parts.is_empty()
+            && let Some(m) = &self.code_major
+        {
+            parts.push(format!("codeMajor {m}"));
         }
         parts.join("; ")
     }
