@@ -26,6 +26,7 @@ pub struct Bundle {
     include_passwords: bool,
     system_name: String,
     system_code: Option<String>,
+    max_shrink: Option<super::MaxShrink>,
     planned: Vec<CollectionId>,
     /// `None` when streaming NDJSON to stdout.
     staged: Option<Staged>,
@@ -132,6 +133,7 @@ impl Bundle {
             include_passwords: opts.include_passwords,
             system_name: opts.system_name.clone(),
             system_code: opts.system_code.clone(),
+            max_shrink: opts.max_shrink,
             planned: planned.to_vec(),
             staged,
             ndjson,
@@ -330,6 +332,7 @@ impl Bundle {
             format,
             system_name,
             system_code,
+            max_shrink,
             staged,
             mut ndjson,
             open,
@@ -400,6 +403,9 @@ impl Bundle {
         }
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
+        if let (true, Some(limit)) = (existed, max_shrink) {
+            super::shrink::check(&target, &files, limit)?;
+        }
         let warnings = match target.shape {
             Shape::Folder => target.publish_folder(dir, existed)?,
             Shape::Zip => target

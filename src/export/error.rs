@@ -52,6 +52,20 @@ pub enum ExportError {
         detail: String,
     },
 
+    /// A file would hold far fewer records than the one it replaces (the shrink guard).
+    #[error(
+        "refusing to publish {path}: {file} would fall from {old} to {new} records, more than the \
+         {limit_percent}% that --max-shrink allows; the previous output is kept (if the drop is real, \
+         run again with --max-shrink off or a larger percentage)"
+    )]
+    Shrink {
+        path: PathBuf,
+        file: String,
+        old: u64,
+        new: u64,
+        limit_percent: u64,
+    },
+
     /// Building the zip failed.
     #[error("building the zip {path}: {source}")]
     Zip {
@@ -77,6 +91,11 @@ impl ExportError {
     /// Stdout was closed by its reader (`roster-export … | head`): stop quietly, exit 0.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, ExportError::Stdout { source } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// The shrink guard refused to publish: a data problem (exit 4), not an output failure.
+    pub fn is_shrink(&self) -> bool {
+        matches!(self, ExportError::Shrink { .. })
     }
 
     /// The request itself was wrong (exit code 2 rather than an output failure).

@@ -28,6 +28,7 @@ mod csv_rows;
 mod error;
 mod fields;
 mod json;
+mod shrink;
 mod staging;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ use std::path::PathBuf;
 
 pub use bundle::Bundle;
 pub use error::ExportError;
+pub use shrink::MaxShrink;
 
 use crate::oneroster::{CollectionId, CsvFile};
 
@@ -82,6 +84,8 @@ pub struct OutputOptions {
     pub system_name: String,
     /// The manifest's `source.systemCode` (left out when `None`).
     pub system_code: Option<String>,
+    /// Refuse to publish over earlier output when a file shrinks by more than this; `None` = off.
+    pub max_shrink: Option<MaxShrink>,
 }
 
 /// A file of the output and how many data rows (CSV), records (JSON) or lines (NDJSON) it holds.

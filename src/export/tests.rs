@@ -28,6 +28,7 @@ fn opts(format: Format, path: &Path) -> OutputOptions {
         include_passwords: false,
         system_name: "roster-export".to_string(),
         system_code: None,
+        max_shrink: None,
     }
 }
 
@@ -804,4 +805,56 @@ fn broken_pipes_are_recognised() {
 fn bundles_can_move_to_a_writer_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<Bundle>();
+}
+
+#[test]
+fn the_shrink_guard_keeps_a_bundle_that_would_lose_most_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let user = |id: &str| {
+        format!(r#"{{"sourcedId":"{id}","givenName":"A","familyName":"B","role":"student"}}"#)
+    };
+    let four: Vec<String> = ["u1", "u2", "u3", "u4"].iter().map(|id| user(id)).collect();
+    for name in ["b.zip", "b", "b.ndjson", "j"] {
+        let out = tmp.path().join(name);
+        let format = match name {
+            "b.ndjson" => Format::Ndjson,
+            "j" => Format::Json,
+            _ => Format::Csv,
+        };
+        let mut o = opts(format, &out);
+        o.max_shrink = Some(MaxShrink(50));
+        export(&o, &[(Users, &four.join(","))]);
+        let before: Vec<(String, Vec<u8>)> = if out.is_dir() {
+            names(&out)
+                .into_iter()
+                .map(|n| (n.clone(), fs::read(out.join(&n)).unwrap()))
+                .collect()
+        } else {
+            vec![(name.to_string(), fs::read(&out).unwrap())]
+        };
+        // Half is allowed, one in four is not.
+        let mut bundle = Bundle::create(&o, &[Users]).unwrap();
+        bundle.begin_collection(Users).unwrap();
+        bundle.write_page(&page(Users, 0, &user("u1"))).unwrap();
+        bundle.finish_collection(Users).unwrap();
+        let err = bundle.publish().unwrap_err();
+        assert!(err.is_shrink(), "{name}: {err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("from 4 to 1 records") && msg.contains("50%"),
+            "{msg}"
+        );
+        let after: Vec<(String, Vec<u8>)> = if out.is_dir() {
+            names(&out)
+                .into_iter()
+                .map(|n| (n.clone(), fs::read(out.join(&n)).unwrap()))
+                .collect()
+        } else {
+            vec![(name.to_string(), fs::read(&out).unwrap())]
+        };
+        assert_eq!(before, after, "{name}: the previous output is kept");
+        export(&o, &[(Users, &four[..2].join(","))]);
+        o.max_shrink = None;
+        export(&o, &[(Users, &user("u9"))]);
+    }
 }
