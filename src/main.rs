@@ -1,1 +1,34 @@
-fn main() {}
+//! The `roster-export` binary: parse, set up logs, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+use roster_export::cli::{Cli, Command};
+use roster_export::{app, error};
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let secret_on_command_line =
+        matches.value_source("client_secret") == Some(ValueSource::CommandLine);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return error::to_exit_code(error::exit::UNEXPECTED);
+        }
+    };
+    let code = match cli.command {
+        Some(Command::Sandbox(args)) => runtime.block_on(app::sandbox(args)),
+        None => runtime.block_on(app::export(cli.export, secret_on_command_line)),
+    };
+    // Stuck connections must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    error::to_exit_code(code)
+}

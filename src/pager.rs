@@ -83,7 +83,26 @@ pub struct WalkStats {
     pub pages: u64,
     /// `X-Total-Count` of the first page, when sent.
     pub total: Option<u64>,
+    /// Whether a later page reported a different `X-Total-Count`: the collection changed while
+    /// it was being paged, so offsets may have skipped or repeated records.
+    pub drift: bool,
     pub elapsed: Duration,
+}
+
+impl WalkStats {
+    /// Why the walk cannot be trusted to hold the whole collection, if it cannot.
+    pub fn doubt(&self) -> Option<String> {
+        if self.drift {
+            return Some("X-Total-Count changed while it was paged".to_string());
+        }
+        match self.total {
+            Some(total) if total != self.records => Some(format!(
+                "{} distinct records arrived but X-Total-Count said {total}",
+                self.records
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Walks `collection` and sends its pages, de-duplicated and in order, to `out`.
@@ -136,10 +155,9 @@ impl Walk<'_> {
         let limit = self.settings.page_size.max(1);
         let first_url = self.api.collection_url(self.collection, limit, 0);
         let first = self.fetch(&first_url, 0).await?;
-        let total = header_total(&first.headers);
+        let total = self.stats.total;
         let (next, link_aware) = next_link(&first.headers, &first_url);
         let n0 = first.page.len() as u64;
-        self.stats.total = total;
         if let Some(total) = total {
             self.bar.set_total(total);
         }
@@ -194,6 +212,7 @@ impl Walk<'_> {
             let (offset, fetched) = joined.expect("page tasks do not panic");
             let fetched = fetched?;
             self.stats.pages += 1;
+            self.note_total(&fetched.headers);
             let len = fetched.page.len() as u64;
             self.emit(fetched.page).await?;
             cursor.offset = offset + len;
@@ -293,7 +312,29 @@ impl Walk<'_> {
     async fn fetch(&mut self, url: &Url, offset: u64) -> Result<Fetched, PagerError> {
         let fetched = self.api.get_page(self.collection, url, offset).await?;
         self.stats.pages += 1;
+        self.note_total(&fetched.headers);
         Ok(fetched)
+    }
+
+    /// Keeps the first page's `X-Total-Count` and notices when a later page reports another.
+    fn note_total(&mut self, headers: &HeaderMap) {
+        let Some(total) = header_total(headers) else {
+            return;
+        };
+        match self.stats.total {
+            None if self.stats.pages <= 1 => self.stats.total = Some(total),
+            Some(first) if first != total => {
+                if !self.stats.drift {
+                    tracing::warn!(
+                        collection = self.collection.name,
+                        "{}: X-Total-Count went from {first} to {total} during the walk; the collection changed under it",
+                        self.collection.name
+                    );
+                }
+                self.stats.drift = true;
+            }
+            _ => {}
+        }
     }
 
     fn check_page_budget(&self, more: u64) -> Result<(), PagerError> {

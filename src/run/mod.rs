@@ -1,0 +1,242 @@
+//! One export run from start to finish: credentials, then each planned collection paged into the
+//! staged bundle, then publish. Any failure or interruption drops the staging area and leaves the
+//! previous output exactly as it was.
+
+mod sink;
+mod summary;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+pub use summary::{CollectionSummary, RunSummary};
+
+use crate::auth::{ClientCredentials, Grant, TokenSource};
+use crate::config::{Config, Source};
+use crate::error::Error;
+use crate::export::{Bundle, Destination};
+use crate::http::{ApiClient, ApiError, Transport};
+use crate::oneroster::{CollectionId, scope_param};
+use crate::pager::{self, PagerError};
+use crate::progress::Progress;
+use crate::sandbox::{Sandbox, SandboxOptions};
+use sink::SinkWorker;
+
+/// Runs the export described by `config`, stopping cleanly on Ctrl-C or SIGTERM.
+pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error> {
+    let started = Instant::now();
+    // Keeps the demo server alive for the whole run.
+    let mut demo: Option<Sandbox> = None;
+    let (base_url, grant) = match &config.source {
+        Source::Demo => {
+            let options = SandboxOptions::default();
+            let loopback: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+            let sandbox = Sandbox::start(options.clone(), loopback)
+                .await
+                .map_err(|e| Error::Internal(format!("could not start the demo sandbox: {e}")))?;
+            tracing::info!(base_url = %sandbox.base_url(), "started the demo sandbox");
+            let base = crate::config::base_url(&sandbox.base_url())?;
+            let token_url = url::Url::parse(&sandbox.token_url())
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let grant = ClientCredentials {
+                token_url,
+                client_id: options.client_id.clone(),
+                client_secret: options.client_secret.clone().into(),
+                scope: scope_param(&config.scopes),
+            };
+            demo = Some(sandbox);
+            (base, grant)
+        }
+        Source::Remote(remote) => (
+            remote.base_url.clone(),
+            ClientCredentials {
+                token_url: remote.token_url.clone(),
+                client_id: remote.client_id.clone(),
+                client_secret: remote.client_secret.clone(),
+                scope: scope_param(&config.scopes),
+            },
+        ),
+    };
+
+    let transport = Transport::new(config.http.clone())?;
+    let tokens = Arc::new(TokenSource::new(
+        Grant::ClientCredentials(grant),
+        transport.clone(),
+    ));
+    let api = Arc::new(ApiClient::new(transport.clone(), tokens.clone(), base_url));
+
+    let outcome = tokio::select! {
+        outcome = export(&config, api, &progress) => outcome,
+        signal = shutdown_signal() => Err(signal),
+    };
+    if let Some(sandbox) = demo {
+        sandbox.shutdown().await;
+    }
+    let (collections, output) = outcome?;
+    Ok(RunSummary {
+        collections,
+        output,
+        tokens_fetched: tokens.tokens_fetched(),
+        requests: transport.counters.requests.load(Ordering::Relaxed),
+        retries: transport.counters.retries.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+async fn export(
+    config: &Config,
+    api: Arc<ApiClient>,
+    progress: &Progress,
+) -> Result<(Vec<CollectionSummary>, crate::export::PublishReport), Error> {
+    // Credentials first: a wrong secret fails before any output is prepared.
+    api.tokens().ensure_fresh().await?;
+    let bundle = Bundle::create(&config.output, &config.collections)?;
+    let worker = SinkWorker::start(bundle);
+    match export_collections(config, &api, progress, &worker).await {
+        Ok(collections) => {
+            let report = worker.publish().await?;
+            Ok((collections, report))
+        }
+        Err(err) => {
+            worker.close().await;
+            Err(err)
+        }
+    }
+}
+
+async fn export_collections(
+    config: &Config,
+    api: &Arc<ApiClient>,
+    progress: &Progress,
+    worker: &SinkWorker,
+) -> Result<Vec<CollectionSummary>, Error> {
+    let mut summaries = Vec::new();
+    for &id in &config.collections {
+        if let Some(summary) = export_collection(config, api, progress, worker, id).await? {
+            summary.log();
+            summaries.push(summary);
+        }
+    }
+    Ok(summaries)
+}
+
+/// Walks one collection into the bundle, walking it again when the result does not add up.
+/// `None` when the collection is left out (absent) rather than failing the run.
+async fn export_collection(
+    config: &Config,
+    api: &Arc<ApiClient>,
+    progress: &Progress,
+    worker: &SinkWorker,
+    id: CollectionId,
+) -> Result<Option<CollectionSummary>, Error> {
+    let collection = id.info();
+    let counters = &api.transport().counters;
+    let requests_before = counters.requests.load(Ordering::Relaxed);
+    let retries_before = counters.retries.load(Ordering::Relaxed);
+    // Lines already streamed to stdout cannot be taken back, so there a doubt is final.
+    let walks = if config.output.destination == Destination::Stdout {
+        1
+    } else {
+        1 + MAX_REWALKS
+    };
+    for walk in 1..=walks {
+        let bar = progress.collection(collection.name);
+        let (pages, drained) = worker.collection(id).await?;
+        let walked = pager::walk(api.clone(), collection, &config.pager, &pages, &bar).await;
+        drop(pages);
+        // The writer's own failure explains a pager that found the channel closed.
+        drained.await.unwrap_or_else(|_| Err(sink::gone()))?;
+        let stats = match walked {
+            Ok(stats) => stats,
+            Err(err) if collection.optional_service && is_not_found(&err) => {
+                // Many hosts leave out demographics, gradebook or resources: say so, mark it absent.
+                tracing::warn!(
+                    collection = collection.name,
+                    "{err}; the server does not seem to offer {}, so it is left out (absent)",
+                    collection.name
+                );
+                bar.abandon("not offered by the server");
+                worker.abandon(id).await?;
+                return Ok(None);
+            }
+            Err(err) => {
+                bar.abandon("failed");
+                return Err(err.into());
+            }
+        };
+        let Some(doubt) = stats.doubt() else {
+            let written = worker.finish(id).await?;
+            bar.finish(&format!("{} records", stats.records));
+            return Ok(Some(CollectionSummary {
+                collection: id,
+                records: stats.records,
+                duplicates: stats.duplicates,
+                total: stats.total,
+                pages: stats.pages,
+                requests: counters.requests.load(Ordering::Relaxed) - requests_before,
+                retries: counters.retries.load(Ordering::Relaxed) - retries_before,
+                seconds: stats.elapsed.as_secs_f64(),
+                walks: walk,
+                written,
+            }));
+        };
+        bar.abandon("incomplete");
+        worker.abandon(id).await?;
+        if walk < walks {
+            tracing::warn!(
+                collection = collection.name,
+                walk,
+                "{}: {doubt}; walking it again",
+                collection.name
+            );
+            continue;
+        }
+        if config.allow_partial {
+            tracing::warn!(
+                collection = collection.name,
+                "{}: {doubt} after {walk} walks; left out (absent) because of --allow-partial",
+                collection.name
+            );
+            return Ok(None);
+        }
+        return Err(Error::Incomplete {
+            collection: collection.name,
+            walks: walk,
+            doubt,
+        });
+    }
+    unreachable!("the last walk returns")
+}
+
+/// How many times a collection that does not add up is walked again before the run gives up.
+const MAX_REWALKS: u32 = 2;
+
+/// A 404 on the collection itself (not a transient failure): the service is not there.
+fn is_not_found(err: &PagerError) -> bool {
+    matches!(err, PagerError::Api(api) if matches!(&**api, ApiError::Http(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND)))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() -> Error {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return Error::Interrupted;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    Error::Interrupted
+}
