@@ -1,1 +1,11 @@
+//! Integration tests: each starts the project's sandbox OneRoster server on 127.0.0.1:0 and runs
+//! the real binary against it, then reads what it wrote.
 
+mod support;
+
+mod auth;
+mod cli;
+mod formats;
+mod paging;
+mod roster_csv;
+mod safety;

@@ -1,0 +1,89 @@
+//! Tokens: refreshed when they expire mid-run; a wrong secret fails fast and writes nothing.
+
+use std::time::Duration;
+
+use roster_export::sandbox::SandboxOptions;
+
+use crate::support::*;
+
+#[test]
+fn a_token_that_expires_mid_run_is_replaced() {
+    let server = Server::start(SandboxOptions {
+        token_lifetime: Duration::from_secs(1),
+        latency: Some(Duration::from_millis(40)),
+        ..Default::default()
+    });
+    let dir = workdir();
+    let out = dir.path().join("b.zip");
+    server
+        .export()
+        .args([
+            "--scope",
+            "roster.readonly",
+            "--page-size",
+            "2",
+            "--concurrency",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let stats = server.stats();
+    assert!(
+        stats.tokens_issued >= 2,
+        "the run needed more than one token: {stats:?}"
+    );
+    let files = bundle_files(&out);
+    let users = Table::parse(&files["users.csv"]);
+    assert_eq!(users.rows.len(), fixture_active("users").len());
+}
+
+#[test]
+fn a_wrong_secret_exits_3_and_writes_nothing() {
+    let server = Server::fixture();
+    let dir = workdir();
+    let out = dir.path().join("b.zip");
+    let output = server
+        .export()
+        .env("ROSTER_EXPORT_CLIENT_SECRET", "not-the-secret")
+        .args(["--scope", "roster.readonly"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(
+        stderr.contains("check the client id and secret"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-secret") && !stdout.contains("not-the-secret"));
+    assert!(stdout.is_empty());
+    assert_eq!(
+        leftovers(dir.path(), &[]),
+        Vec::<std::path::PathBuf>::new(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn the_secret_never_reaches_output() {
+    let server = Server::fixture();
+    let dir = workdir();
+    let out = dir.path().join("b.zip");
+    let output = server
+        .export()
+        .args(["--scope", "roster.readonly", "-vv"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let (stdout, stderr) = text(&output);
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    for (name, bytes) in bundle_files(&out) {
+        assert!(!String::from_utf8_lossy(&bytes).contains(SECRET), "{name}");
+    }
+}

@@ -1,0 +1,224 @@
+//! Shared test plumbing: a sandbox on a loopback port, the binary with a scrubbed environment,
+//! and readers for what it writes.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use roster_export::sandbox::{Sandbox, SandboxOptions, SandboxStats};
+use serde_json::Value;
+
+/// Every test's run of the binary ends within this.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub const SECRET: &str = "demo-secret";
+
+/// A sandbox served from its own runtime, so tests stay synchronous.
+pub struct Server {
+    runtime: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+}
+
+impl Server {
+    pub fn start(options: SandboxOptions) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let sandbox = runtime
+            .block_on(Sandbox::start(options, addr))
+            .expect("sandbox starts");
+        Server {
+            runtime,
+            sandbox: Some(sandbox),
+        }
+    }
+
+    pub fn fixture() -> Server {
+        Server::start(SandboxOptions::default())
+    }
+
+    fn sandbox(&self) -> &Sandbox {
+        self.sandbox.as_ref().expect("running")
+    }
+
+    pub fn base_url(&self) -> String {
+        self.sandbox().base_url()
+    }
+
+    pub fn token_url(&self) -> String {
+        self.sandbox().token_url()
+    }
+
+    pub fn stats(&self) -> SandboxStats {
+        self.sandbox().stats()
+    }
+
+    /// The binary, pointed at this server, with a scrubbed environment.
+    pub fn export(&self) -> assert_cmd::Command {
+        let mut cmd = bin();
+        cmd.env("ROSTER_EXPORT_CLIENT_SECRET", SECRET)
+            .arg("--base-url")
+            .arg(self.base_url())
+            .arg("--token-url")
+            .arg(self.token_url())
+            .arg("--client-id")
+            .arg("demo-client")
+            .arg("--rate")
+            .arg("1000");
+        cmd
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            self.runtime.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(5), sandbox.shutdown()).await;
+            });
+        }
+    }
+}
+
+/// The binary with nothing from the developer's environment: no proxies, no ROSTER_EXPORT_*.
+pub fn bin() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_roster-export"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("RUST_BACKTRACE", "0")
+        .args(["--log-format", "text", "--no-progress"])
+        .timeout(RUN_TIMEOUT);
+    cmd
+}
+
+/// A fresh folder for a test's output.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// The fixture district's records, per collection, as the sandbox serves them.
+pub fn fixture(collection: &str) -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/district")
+        .join(format!("{collection}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let value: Value = serde_json::from_str(&text).unwrap();
+    value
+        .as_object()
+        .and_then(|o| o.values().find_map(|v| v.as_array().cloned()))
+        .unwrap_or_else(|| panic!("{} holds no array", path.display()))
+}
+
+/// Fixture records a bulk file lists: those not marked for deletion.
+pub fn fixture_active(collection: &str) -> Vec<Value> {
+    fixture(collection)
+        .into_iter()
+        .filter(|r| !matches!(r["status"].as_str(), Some("tobedeleted") | Some("inactive")))
+        .collect()
+}
+
+/// A CSV file: the header and the rows keyed by their first column (sourcedId).
+#[derive(Debug)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn parse(bytes: &[u8]) -> Table {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(bytes);
+        let header = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let rows = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        Table { header, rows }
+    }
+
+    pub fn column(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    /// The row whose sourcedId is `id`; panics unless exactly one.
+    pub fn row(&self, id: &str) -> BTreeMap<String, String> {
+        let found: Vec<&Vec<String>> = self.rows.iter().filter(|r| r[0] == id).collect();
+        assert_eq!(found.len(), 1, "rows with sourcedId {id}");
+        self.header
+            .iter()
+            .cloned()
+            .zip(found[0].iter().cloned())
+            .collect()
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.rows.iter().map(|r| r[0].clone()).collect()
+    }
+}
+
+/// The files of a bundle, by name: a zip's entries or a folder's files.
+pub fn bundle_files(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            let entry = entry.unwrap();
+            files.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            );
+        }
+    } else {
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let name = entry.name().unwrap().to_string();
+            assert!(!name.contains('/'), "zip entries sit at the root: {name}");
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            files.insert(name, bytes);
+        }
+    }
+    files
+}
+
+/// manifest.csv as a map.
+pub fn manifest(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
+    let table = Table::parse(&files["manifest.csv"]);
+    assert_eq!(table.header, ["propertyName", "value"]);
+    table
+        .rows
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
+}
+
+/// Names in `dir` other than `keep`: staging leftovers, lock files and the like.
+pub fn leftovers(dir: &Path, keep: &[&str]) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !keep.iter().any(|k| p.file_name().is_some_and(|n| n == *k)))
+        .collect()
+}
+
+/// Stdout and stderr of a finished run, as text.
+pub fn text(output: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
