@@ -1,32 +1,49 @@
 //! A real OneRoster v1.1 server for the demo, the tests and the benchmarks: the client-credentials
-//! token endpoint, every top-level read collection with limit/offset paging, `X-Total-Count` and
-//! `Link`, scope checks, token expiry, and knobs that make it behave like harder hosts (silent page
-//! caps, missing headers, latency, a rate limit).
+//! token endpoint, every top-level read collection and typed view with limit/offset paging,
+//! `X-Total-Count` and `Link`, single-record reads, scope checks, token expiry, and knobs that make
+//! it behave like harder hosts (silent page caps, missing headers, latency, a rate limit).
 //!
 //! It serves either the hand-written fixture district in `fixtures/district/` (compiled in) or a
 //! synthetic district of any size generated record by record, so even millions of records need no
 //! memory. Nothing on the export path uses this module.
 
 mod data;
+mod endpoints;
+mod fixture;
+mod json;
 mod server;
 mod synthetic;
+#[cfg(test)]
+mod tests;
+mod tokens;
 
-use std::net::{IpAddr, SocketAddr};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use data::fixture_records;
+use crate::oneroster::{CollectionId, KnownScope};
+use endpoints::Endpoint;
+
+pub use fixture::{FixtureDistrict, fixture_district};
+
+/// The path every API endpoint hangs off.
+pub const BASE_PATH: &str = "/ims/oneroster/v1p1";
 
 /// Which district the sandbox serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum District {
     /// The small hand-written district in `fixtures/district/`.
+    #[default]
     Fixture,
-    /// A generated district with about this many users; the same seed gives the same bytes.
+    /// A generated district of about this many users (1 to 50,000,000); the same size and seed
+    /// always give the same bytes.
     Synthetic { users: u64, seed: u64 },
 }
 
@@ -36,11 +53,11 @@ pub struct SandboxOptions {
     pub district: District,
     pub client_id: String,
     pub client_secret: String,
-    /// `expires_in` of the tokens it issues; expired tokens get 401.
+    /// How long issued tokens live (`expires_in`); expired tokens get 401.
     pub token_lifetime: Duration,
     /// Page size when a request gives no `limit`.
     pub default_limit: u64,
-    /// Silently serve at most this many records per page, whatever `limit` asks.
+    /// Silently serve at most this many records per page, whatever `limit` asks (PowerSchool-style).
     pub page_cap: Option<u64>,
     /// Send `X-Total-Count`.
     pub total_count: bool,
@@ -48,8 +65,11 @@ pub struct SandboxOptions {
     pub link_header: bool,
     /// Added before every API response.
     pub latency: Option<Duration>,
-    /// Requests per second over all clients; beyond it, 429 with `Retry-After: 1`.
+    /// Requests per second across all clients (bursts of up to that many); beyond it, 429 with
+    /// `Retry-After: 1`. `Some(0)` means no limit.
     pub rate_limit: Option<u32>,
+    /// Gzip API responses for clients that send `Accept-Encoding: gzip`.
+    pub compression: bool,
 }
 
 impl Default for SandboxOptions {
@@ -65,6 +85,7 @@ impl Default for SandboxOptions {
             link_header: true,
             latency: None,
             rate_limit: None,
+            compression: true,
         }
     }
 }
@@ -72,7 +93,7 @@ impl Default for SandboxOptions {
 /// What the sandbox has seen, for tests and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SandboxStats {
-    /// Requests to the OneRoster API (not the token endpoint).
+    /// Requests under the API base path (not the token endpoint), whatever their answer.
     pub api_requests: u64,
     pub tokens_issued: u64,
     /// Token requests refused (bad credentials, grant or scope).
@@ -83,11 +104,18 @@ pub struct SandboxStats {
     pub forbidden: u64,
     /// API requests answered 429 by the rate limit.
     pub rate_limited: u64,
-    /// Records served in collection pages.
+    /// API requests answered 404 (unknown endpoint or sourcedId).
+    pub not_found: u64,
+    /// API requests answered 400 (bad `limit` or `offset`).
+    pub bad_requests: u64,
+    /// Records served in collection pages and single-record reads.
     pub records_served: u64,
+    /// Authorized requests per endpoint: `users`, `students`, … for pages, `users/{id}` for
+    /// single records. Endpoints never asked for are left out.
+    pub per_path: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     api_requests: AtomicU64,
     tokens_issued: AtomicU64,
@@ -95,12 +123,49 @@ pub(crate) struct Counters {
     unauthorized: AtomicU64,
     forbidden: AtomicU64,
     rate_limited: AtomicU64,
+    not_found: AtomicU64,
+    bad_requests: AtomicU64,
     records_served: AtomicU64,
+    /// Per endpoint: [pages, single records].
+    per_endpoint: Vec<[AtomicU64; 2]>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            api_requests: AtomicU64::new(0),
+            tokens_issued: AtomicU64::new(0),
+            token_refusals: AtomicU64::new(0),
+            unauthorized: AtomicU64::new(0),
+            forbidden: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            not_found: AtomicU64::new(0),
+            bad_requests: AtomicU64::new(0),
+            records_served: AtomicU64::new(0),
+            per_endpoint: (0..Endpoint::count())
+                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+                .collect(),
+        }
+    }
 }
 
 impl Counters {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn snapshot(&self) -> SandboxStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut per_path = BTreeMap::new();
+        for (index, [pages, singles]) in self.per_endpoint.iter().enumerate() {
+            let path = Endpoint::at(index).path;
+            if get(pages) > 0 {
+                per_path.insert(path.to_string(), get(pages));
+            }
+            if get(singles) > 0 {
+                per_path.insert(format!("{path}/{{id}}"), get(singles));
+            }
+        }
         SandboxStats {
             api_requests: get(&self.api_requests),
             tokens_issued: get(&self.tokens_issued),
@@ -108,7 +173,10 @@ impl Counters {
             unauthorized: get(&self.unauthorized),
             forbidden: get(&self.forbidden),
             rate_limited: get(&self.rate_limited),
+            not_found: get(&self.not_found),
+            bad_requests: get(&self.bad_requests),
             records_served: get(&self.records_served),
+            per_path,
         }
     }
 }
@@ -122,12 +190,13 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Binds `addr` (port 0 picks a free port) and starts serving in the background.
+    /// Binds `addr` (port 0 picks a free port), starts serving in the background and returns at
+    /// once. Any address is accepted here; [`run_forever`] is the one that keeps to loopback.
     pub async fn start(options: SandboxOptions, addr: SocketAddr) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let counters = Arc::new(Counters::default());
-        let router = server::router(options, counters.clone());
+        let router = server::router(options, counters.clone(), addr);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async {
@@ -145,31 +214,50 @@ impl Sandbox {
         })
     }
 
+    /// The bound address (with the real port when started on port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The OneRoster base URL, ending in `/ims/oneroster/v1p1`.
+    /// The OneRoster base URL, e.g. `http://127.0.0.1:PORT/ims/oneroster/v1p1`.
     pub fn base_url(&self) -> String {
-        format!("http://{}{}", self.addr, server::BASE_PATH)
+        format!("http://{}{BASE_PATH}", self.reachable_addr())
     }
 
+    /// The token URL, e.g. `http://127.0.0.1:PORT/token`.
     pub fn token_url(&self) -> String {
-        format!("http://{}/token", self.addr)
+        format!("http://{}/token", self.reachable_addr())
     }
 
+    /// The bound address, with a wildcard IP replaced by loopback so URLs work from this machine.
+    fn reachable_addr(&self) -> SocketAddr {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        SocketAddr::new(ip, self.addr.port())
+    }
+
+    /// The counters so far.
     pub fn stats(&self) -> SandboxStats {
         self.counters.snapshot()
     }
 
-    /// Stops accepting, lets requests in flight finish, and waits for the server to end.
+    /// Stops accepting, lets requests in flight finish, and waits (at most 2 s) for the server to end.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            // Keep-alive connections can hold a graceful shutdown open; don't wait forever.
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+            // Idle keep-alive connections can hold a graceful shutdown open; don't wait forever.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
     }
 }
@@ -182,23 +270,32 @@ impl Drop for Sandbox {
     }
 }
 
+/// The fixture district's records of one collection, sorted by sourcedId, as the sandbox serves them.
+pub fn fixture_records(collection: CollectionId) -> Vec<Value> {
+    fixture_district().records(collection.name()).to_vec()
+}
+
 /// `roster-export sandbox`: run the server until Ctrl-C.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
     /// The port to listen on (0 picks a free one).
     #[arg(long, value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
-    /// The address to listen on. Loopback unless you name another one.
+    /// The address to listen on. Loopback unless you name another one: the sandbox accepts
+    /// well-known demo credentials, so anything else exposes it to your network.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Serve a synthetic district of about N users instead of the fixture district.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=synthetic::MAX_USERS))]
     pub users: Option<u64>,
-    /// Seed of the synthetic district.
-    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    /// Seed of the synthetic district: the same N and seed give the same bytes.
+    #[arg(long, value_name = "SEED", default_value_t = 1, requires = "users")]
     pub seed: u64,
+    /// Records per page when a request gives no `limit`.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub default_limit: u64,
     /// Serve at most N records per page, whatever `limit` asks.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub page_cap: Option<u64>,
     /// Leave out the X-Total-Count header.
     #[arg(long)]
@@ -206,13 +303,16 @@ pub struct SandboxArgs {
     /// Leave out the Link header.
     #[arg(long)]
     pub no_link: bool,
+    /// Never gzip responses, whatever Accept-Encoding says.
+    #[arg(long)]
+    pub no_compression: bool,
     /// Seconds an access token lives.
-    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub token_lifetime: u64,
     /// Milliseconds added to every API response.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
-    /// Requests per second allowed; more get 429 with Retry-After.
+    /// Requests per second allowed across all clients; more get 429 with Retry-After: 1.
     #[arg(long, value_name = "RPS")]
     pub rate_limit: Option<u32>,
     /// The client id it accepts.
@@ -224,6 +324,7 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
+    /// The server options these flags describe.
     pub fn options(&self) -> SandboxOptions {
         SandboxOptions {
             district: match self.users {
@@ -236,34 +337,95 @@ impl SandboxArgs {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
             token_lifetime: Duration::from_secs(self.token_lifetime.max(1)),
+            default_limit: self.default_limit.max(1),
             page_cap: self.page_cap.filter(|&n| n > 0),
             total_count: !self.no_total_count,
             link_header: !self.no_link,
             latency: self.latency_ms.map(Duration::from_millis),
             rate_limit: self.rate_limit.filter(|&n| n > 0),
-            ..SandboxOptions::default()
+            compression: !self.no_compression,
         }
     }
 }
 
-/// Starts the sandbox, prints how to reach it, and serves until Ctrl-C.
+/// Starts the sandbox, prints how to reach it on stdout, and serves until Ctrl-C or SIGTERM.
 pub async fn run_forever(args: SandboxArgs) -> std::io::Result<()> {
     let options = args.options();
+    if !args.host.is_loopback() {
+        eprintln!(
+            "warning: listening on {}, reachable from other machines, with credentials anyone can read in --help",
+            args.host
+        );
+    }
     let sandbox = Sandbox::start(options.clone(), SocketAddr::new(args.host, args.port)).await?;
-    println!("base URL:      {}", sandbox.base_url());
-    println!("token URL:     {}", sandbox.token_url());
-    println!("client id:     {}", options.client_id);
-    println!("client secret: {}", options.client_secret);
-    println!();
-    println!(
-        "ROSTER_EXPORT_CLIENT_SECRET={} roster-export --base-url {} --token-url {} --client-id {} --scope roster.readonly --out demo.zip",
-        options.client_secret,
-        sandbox.base_url(),
-        sandbox.token_url(),
-        options.client_id
-    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", banner(&sandbox, &options))?;
+    out.flush()?;
+    drop(out);
     eprintln!("serving until Ctrl-C");
-    let _ = tokio::signal::ctrl_c().await;
+    shutdown_signal().await;
+    eprintln!("stopping");
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// What `roster-export sandbox` prints: where it is, the credentials, and a command to paste.
+fn banner(sandbox: &Sandbox, options: &SandboxOptions) -> String {
+    let scopes: Vec<&str> = KnownScope::ALL.iter().map(|s| s.short_name()).collect();
+    let district = match options.district {
+        District::Fixture => format!(
+            "the fixture district ({} records)",
+            fixture_district().total()
+        ),
+        District::Synthetic { users, seed } => {
+            format!("a synthetic district of {users} users (seed {seed})")
+        }
+    };
+    format!(
+        "base URL: {base}\n\
+         token URL: {token}\n\
+         client id: {id}\n\
+         client secret: {secret}\n\
+         scopes: {scopes}\n\
+         serving: {district}\n\
+         \n\
+         Export from it with:\n\
+         ROSTER_EXPORT_CLIENT_SECRET={secret_q} roster-export --base-url {base} --token-url {token} \
+         --client-id {id_q} --scope roster.readonly --out demo.zip",
+        base = sandbox.base_url(),
+        token = sandbox.token_url(),
+        id = options.client_id,
+        secret = options.client_secret,
+        scopes = scopes.join(" "),
+        secret_q = shell_quote(&options.client_secret),
+        id_q = shell_quote(&options.client_id),
+    )
+}
+
+/// `s` as one POSIX shell word.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.,:/@%+=".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -1,68 +1,79 @@
-//! The HTTP side: routes, the token endpoint, collection pages with paging headers, status-info
-//! errors, and the options that make the sandbox a harder host.
+//! The HTTP side: routes, the token endpoint, collection pages with paging headers, single
+//! records, status-info errors, and the options that make the sandbox a harder host.
 
-use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use rand::Rng;
-use rand::distr::Alphanumeric;
+use tower_http::compression::CompressionLayer;
 
 use super::data::Data;
-use super::{Counters, SandboxOptions};
-use crate::oneroster::{COLLECTIONS, Collection, KnownScope, Scope};
+use super::endpoints::Endpoint;
+use super::json::push_padded;
+use super::tokens::{Rejection, ScopeSet, Tokens, basic_credentials, same};
+use super::{BASE_PATH, Counters, SandboxOptions};
 
-pub(crate) const BASE_PATH: &str = "/ims/oneroster/v1p1";
-
-/// Tokens kept before expired ones are swept out.
-const MAX_TOKENS: usize = 10_000;
+/// Pages with more records than this are written on a blocking thread, off the async workers.
+const BLOCKING_PAGE: u64 = 2_000;
 
 struct AppState {
     options: SandboxOptions,
     data: Data,
     counters: Arc<Counters>,
-    tokens: Mutex<HashMap<String, Grant>>,
+    tokens: Tokens,
     limiter: Option<DefaultDirectRateLimiter>,
-}
-
-struct Grant {
-    scopes: HashSet<KnownScope>,
-    expires: Instant,
+    /// The bound address, for `Link` URLs when a request has no usable `Host`.
+    addr: SocketAddr,
 }
 
 type Shared = Arc<AppState>;
 
-pub(crate) fn router(options: SandboxOptions, counters: Arc<Counters>) -> Router {
+pub(crate) fn router(options: SandboxOptions, counters: Arc<Counters>, addr: SocketAddr) -> Router {
     let limiter = options
         .rate_limit
         .and_then(NonZeroU32::new)
-        .map(|rps| RateLimiter::direct(Quota::per_second(rps).allow_burst(NonZeroU32::MIN)));
+        .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
+    let compression = options.compression;
     let state = Arc::new(AppState {
         data: Data::new(&options.district),
         options,
         counters,
-        tokens: Mutex::new(HashMap::new()),
+        tokens: Tokens::default(),
         limiter,
+        addr,
     });
-    Router::new()
+    let router = Router::new()
         .route("/token", post(token))
-        .route(&format!("{BASE_PATH}/{{collection}}"), get(collection))
-        .route(&format!("{BASE_PATH}/{{collection}}/{{id}}"), get(single))
-        .fallback(not_found)
-        .with_state(state)
+        .route(&format!("{BASE_PATH}/{{path}}"), get(page))
+        .route(&format!("{BASE_PATH}/{{path}}/{{id}}"), get(single))
+        .fallback(fallback)
+        .with_state(state);
+    if compression {
+        router.layer(CompressionLayer::new())
+    } else {
+        router
+    }
 }
 
-/// A OneRoster status-info error body.
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A OneRoster status-info error body (ONEROSTER.md §5.2, the 1.1 OpenAPI shape).
 fn status_info(status: StatusCode, code_minor: &str, description: &str) -> Response {
     let body = serde_json::json!({
         "imsx_codeMajor": "failure",
@@ -72,22 +83,13 @@ fn status_info(status: StatusCode, code_minor: &str, description: &str) -> Respo
             {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": code_minor}
         ]},
     });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    json_response(status, body.to_string())
 }
 
+/// An OAuth 2.0 error body (RFC 6749 §5.2).
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = serde_json::json!({"error": error, "error_description": description});
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
+    let mut response = json_response(status, body.to_string());
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -97,383 +99,395 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     response
 }
 
-async fn not_found() -> Response {
-    status_info(StatusCode::NOT_FOUND, "unknownobject", "no such endpoint")
+/// Anything no route matched: a status-info 404 (counted as an API request under the base path).
+async fn fallback(State(state): State<Shared>, uri: Uri) -> Response {
+    if uri.path().starts_with(BASE_PATH) {
+        Counters::bump(&state.counters.api_requests);
+        Counters::bump(&state.counters.not_found);
+    }
+    status_info(
+        StatusCode::NOT_FOUND,
+        "unknownobject",
+        &format!("no endpoint {}", uri.path()),
+    )
 }
 
-/// `POST /token`: client credentials, Basic or form-body client authentication.
-async fn token(State(state): State<Shared>, headers: HeaderMap, body: String) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let refuse = |status, error, description| {
-        state
-            .counters
-            .token_refusals
-            .fetch_add(1, Ordering::Relaxed);
+/// `POST /token`: OAuth 2.0 client credentials, the client authenticated by HTTP Basic or by
+/// `client_id`/`client_secret` in the form body.
+async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let refuse = |status, error, description: &str| {
+        Counters::bump(&state.counters.token_refusals);
         oauth_error(status, error, description)
+    };
+    let form_encoded = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_encoded {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send the token request as application/x-www-form-urlencoded",
+        );
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     };
     let credentials = basic_credentials(&headers).or_else(|| {
         Some((
-            form.get("client_id")?.clone(),
-            form.get("client_secret")?.clone(),
+            field("client_id")?.to_string(),
+            field("client_secret")?.to_string(),
         ))
     });
     let Some((id, secret)) = credentials else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            "no client credentials",
+            "no client credentials: send HTTP Basic client_id:client_secret",
         );
     };
-    if id != state.options.client_id || secret != state.options.client_secret {
+    let id_ok = same(&id, &state.options.client_id);
+    let secret_ok = same(&secret, &state.options.client_secret);
+    if !(id_ok && secret_ok) {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "unknown client or wrong secret",
         );
     }
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "only client_credentials",
-        );
-    }
-    let mut scopes = HashSet::new();
-    for word in form
-        .get("scope")
-        .map(String::as_str)
-        .unwrap_or("")
-        .split_whitespace()
-    {
-        match Scope::parse(word).ok().and_then(|s| s.known()) {
-            Some(known) => {
-                scopes.insert(known);
-            }
-            None => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    &format!("unknown scope {word}"),
-                );
-            }
+    match field("grant_type") {
+        Some("client_credentials") => {}
+        None => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing",
+            );
+        }
+        Some(other) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!("grant_type {other} is not supported; use client_credentials"),
+            );
         }
     }
-    if scopes.is_empty() {
-        scopes.extend(KnownScope::ALL);
-    }
-    let access_token: String = rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
+    let scopes = match ScopeSet::parse_request(field("scope").unwrap_or("")) {
+        Ok(scopes) => scopes,
+        Err(word) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                &format!("unknown scope {word}"),
+            );
+        }
+    };
     let lifetime = state.options.token_lifetime;
-    let granted: Vec<String> = scopes.iter().map(|s| s.uri()).collect();
-    {
-        let mut tokens = state.tokens.lock().expect("token map lock");
-        if tokens.len() >= MAX_TOKENS {
-            let now = Instant::now();
-            tokens.retain(|_, g| g.expires > now);
-        }
-        tokens.insert(
-            access_token.clone(),
-            Grant {
-                scopes,
-                expires: Instant::now() + lifetime,
-            },
-        );
-    }
-    state.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
+    let access_token = state.tokens.issue(scopes, lifetime);
+    Counters::bump(&state.counters.tokens_issued);
     let body = serde_json::json!({
         "access_token": access_token,
         "token_type": "bearer",
-        "expires_in": lifetime.as_secs().max(1),
-        "scope": granted.join(" "),
+        "expires_in": lifetime.as_secs_f64().ceil() as u64,
+        "scope": scopes.uris(),
     });
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body.to_string(),
-    )
-        .into_response()
+    let mut response = json_response(StatusCode::OK, body.to_string());
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
 }
 
-/// `Basic base64(id:secret)`, taken literally (not URL-decoded), as OneRoster hosts do.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
-}
-
-/// Checks the bearer token and its scope for `collection`; the error response otherwise.
-fn authorize(
+/// The common start of every API request: count it, wait out the latency, apply the rate limit,
+/// find the endpoint, and check the bearer token and its scope.
+async fn admit(
     state: &AppState,
     headers: &HeaderMap,
-    collection: &Collection,
-) -> Result<(), Box<Response>> {
-    let unauthorized = |description: &str| {
-        state.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
-        let mut response =
-            status_info(StatusCode::UNAUTHORIZED, "unauthorisedrequest", description);
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        );
-        response
-    };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(token) = token else {
-        return Err(Box::new(unauthorized("a bearer token is required")));
-    };
-    let tokens = state.tokens.lock().expect("token map lock");
-    let Some(grant) = tokens.get(token) else {
-        return Err(Box::new(unauthorized("unknown access token")));
-    };
-    if grant.expires <= Instant::now() {
-        return Err(Box::new(unauthorized("the access token has expired")));
-    }
-    let allowed = grant.scopes.contains(&collection.scope)
-        || (collection.scope == KnownScope::Roster
-            && grant.scopes.contains(&KnownScope::RosterCore));
-    if !allowed {
-        state.counters.forbidden.fetch_add(1, Ordering::Relaxed);
-        return Err(Box::new(status_info(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            &format!(
-                "the token lacks the scope {} needed for {}",
-                collection.scope.uri(),
-                collection.name
-            ),
-        )));
-    }
-    Ok(())
-}
-
-/// The common start of every API request: count it, pace it, wait out the latency.
-async fn admit(state: &AppState) -> Result<(), Response> {
-    state.counters.api_requests.fetch_add(1, Ordering::Relaxed);
+    path: &str,
+    single: bool,
+) -> Result<Endpoint, Response> {
+    let counters = &state.counters;
+    Counters::bump(&counters.api_requests);
     if let Some(latency) = state.options.latency {
         tokio::time::sleep(latency).await;
     }
     if let Some(limiter) = &state.limiter
         && limiter.check().is_err()
     {
-        state.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        Counters::bump(&counters.rate_limited);
         let mut response = status_info(
             StatusCode::TOO_MANY_REQUESTS,
             "server_busy",
-            "rate limit exceeded; retry later",
+            "rate limit exceeded; retry after 1 second",
         );
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return Err(response);
     }
-    Ok(())
-}
-
-fn find_collection(name: &str) -> Option<&'static Collection> {
-    COLLECTIONS.iter().find(|c| c.path == name)
-}
-
-/// A whole-number query parameter of at least `min`; the complaint otherwise.
-fn parse_u64(
-    query: &HashMap<String, String>,
-    name: &str,
-    default: u64,
-    min: u64,
-) -> Result<u64, String> {
-    match query.get(name) {
-        None => Ok(default),
-        Some(text) => match text.trim().parse::<u64>() {
-            Ok(n) if n >= min => Ok(n),
-            _ => Err(format!(
-                "{name} must be a whole number of at least {min}, not {text:?}"
-            )),
-        },
-    }
-}
-
-/// `GET {base}/{collection}?limit=&offset=`.
-async fn collection(
-    State(state): State<Shared>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    if let Err(response) = admit(&state).await {
-        return response;
-    }
-    let Some(collection) = find_collection(&name) else {
-        return status_info(
+    let scopes = state.tokens.check(headers).map_err(|rejection| {
+        Counters::bump(&counters.unauthorized);
+        let mut response = status_info(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            rejection.describe(),
+        );
+        let challenge = match rejection {
+            Rejection::Missing => "Bearer realm=\"sandbox\"",
+            Rejection::Unknown | Rejection::Expired => "Bearer error=\"invalid_token\"",
+        };
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        response
+    })?;
+    let Some(endpoint) = Endpoint::find(path) else {
+        Counters::bump(&counters.not_found);
+        return Err(status_info(
             StatusCode::NOT_FOUND,
             "unknownobject",
-            &format!("no collection {name}"),
-        );
+            &format!("no endpoint {BASE_PATH}/{path}"),
+        ));
     };
-    if let Err(response) = authorize(&state, &headers, collection) {
-        return *response;
+    let granting = endpoint.granting_scopes();
+    if !granting.iter().any(|s| scopes.contains(*s)) {
+        Counters::bump(&counters.forbidden);
+        let needed: Vec<String> = granting.iter().map(|s| s.uri()).collect();
+        return Err(status_info(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &format!(
+                "the access token lacks the scope {} needed for /{}",
+                needed.join(" or "),
+                endpoint.path
+            ),
+        ));
     }
-    let (limit, offset) = match (
-        parse_u64(&query, "limit", state.options.default_limit, 1),
-        parse_u64(&query, "offset", 0, 0),
-    ) {
-        (Ok(limit), Ok(offset)) => (limit, offset),
-        (Err(complaint), _) | (_, Err(complaint)) => {
+    Counters::bump(&counters.per_endpoint[endpoint.index][usize::from(single)]);
+    Ok(endpoint)
+}
+
+/// `limit` (at least 1) and `offset` from a raw query string; the complaint otherwise.
+fn paging(query: &str, default_limit: u64) -> Result<(u64, u64), String> {
+    let mut limit = default_limit.max(1);
+    let mut offset = 0;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let min = match key.as_ref() {
+            "limit" => 1,
+            "offset" => 0,
+            _ => continue,
+        };
+        let n = value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n >= min)
+            .ok_or_else(|| {
+                format!("{key} must be a whole number of at least {min}, not {value:?}")
+            })?;
+        if key == "limit" {
+            limit = n;
+        } else {
+            offset = n;
+        }
+    }
+    Ok((limit, offset))
+}
+
+/// `GET {base}/{collection}?limit=&offset=`: one page, `{"<key>": [...]}`.
+async fn page(
+    State(state): State<Shared>,
+    Path(path): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let endpoint = match admit(&state, &headers, &path, false).await {
+        Ok(endpoint) => endpoint,
+        Err(response) => return response,
+    };
+    let query = query.unwrap_or_default();
+    let (limit, offset) = match paging(&query, state.options.default_limit) {
+        Ok(paging) => paging,
+        Err(complaint) => {
+            Counters::bump(&state.counters.bad_requests);
             return status_info(StatusCode::BAD_REQUEST, "invalid_data", &complaint);
         }
     };
-    let served_limit = state
+    let limit = state
         .options
         .page_cap
         .map_or(limit, |cap| limit.min(cap.max(1)));
-    let total = state.data.len(collection.id);
-    let end = offset.saturating_add(served_limit).min(total);
-    let start = offset.min(end);
-
-    let mut body = Vec::with_capacity(64 + (end - start) as usize * 400);
-    body.extend_from_slice(b"{\"");
-    body.extend_from_slice(collection.response_key.as_bytes());
-    body.extend_from_slice(b"\":[");
-    for index in start..end {
-        if index > start {
-            body.push(b',');
-        }
-        state.data.write(collection.id, index, &mut body);
-    }
-    body.extend_from_slice(b"]}");
+    let total = state.data.len(&endpoint);
+    let start = offset.min(total);
+    let end = offset.saturating_add(limit).min(total);
+    let body = if end - start > BLOCKING_PAGE {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || page_body(&state, &endpoint, start, end))
+            .await
+            .expect("page writer does not panic")
+    } else {
+        page_body(&state, &endpoint, start, end)
+    };
     state
         .counters
         .records_served
         .fetch_add(end - start, Ordering::Relaxed);
 
-    let mut response = Response::new(Body::from(body));
+    let mut response = json_response(StatusCode::OK, body);
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
     if state.options.total_count {
         h.insert("x-total-count", HeaderValue::from(total));
     }
-    if state.options.link_header
-        && let Some(link) = link_header(&headers, &uri, &query, served_limit, offset, total)
-    {
-        h.insert(header::LINK, link);
+    if state.options.link_header {
+        let origin = origin(&headers, state.addr);
+        let link = link_header(&origin, &path, &query, limit, offset, total);
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            h.insert(header::LINK, value);
+        }
     }
     response
 }
 
-/// RFC 8288 links to the next, last, first and previous pages, keeping the other query parameters.
+fn page_body(state: &AppState, endpoint: &Endpoint, start: u64, end: u64) -> Vec<u8> {
+    let key = endpoint.response_key();
+    let mut body = Vec::with_capacity(16 + key.len() + (end - start) as usize * 512);
+    body.extend_from_slice(b"{\"");
+    body.extend_from_slice(key.as_bytes());
+    body.extend_from_slice(b"\":[");
+    for index in start..end {
+        if index > start {
+            body.push(b',');
+        }
+        state.data.write(endpoint, index, &mut body);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+/// `scheme://host:port` the client used, from `Host` when it looks like one, else the bound address.
+fn origin(headers: &HeaderMap, addr: SocketAddr) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    match host {
+        Some(host) => format!("http://{host}"),
+        None => format!("http://{addr}"),
+    }
+}
+
+/// RFC 8288 links to the next (unless last), last, first and prev (unless first) pages, with the
+/// request's other query parameters kept as sent.
 fn link_header(
-    headers: &HeaderMap,
-    uri: &Uri,
-    query: &HashMap<String, String>,
+    origin: &str,
+    path: &str,
+    query: &str,
     limit: u64,
     offset: u64,
     total: u64,
-) -> Option<HeaderValue> {
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let mut others: Vec<(&String, &String)> = query
-        .iter()
-        .filter(|(k, _)| *k != "limit" && *k != "offset")
+) -> String {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            !pair.is_empty() && key != "limit" && key != "offset"
+        })
         .collect();
-    others.sort();
-    let page = |at: u64| {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &others {
-            q.append_pair(k, v);
+    let url = |at: u64, rel: &str| {
+        let mut s = format!("<{origin}{BASE_PATH}/{path}?");
+        for pair in &kept {
+            s.push_str(pair);
+            s.push('&');
         }
-        q.append_pair("limit", &limit.to_string())
-            .append_pair("offset", &at.to_string());
-        format!("<http://{host}{}?{}>", uri.path(), q.finish())
+        let mut numbers = Vec::new();
+        numbers.extend_from_slice(b"limit=");
+        push_padded(&mut numbers, limit, 1);
+        numbers.extend_from_slice(b"&offset=");
+        push_padded(&mut numbers, at, 1);
+        s.push_str(std::str::from_utf8(&numbers).expect("ASCII"));
+        s.push_str(">; rel=\"");
+        s.push_str(rel);
+        s.push('"');
+        s
     };
-    let last = if total == 0 {
-        0
-    } else {
-        (total - 1) / limit * limit
-    };
-    let mut links = Vec::new();
-    if offset + limit < total {
-        links.push(format!("{}; rel=\"next\"", page(offset + limit)));
+    let last = total.saturating_sub(1) / limit * limit;
+    let mut links = Vec::with_capacity(4);
+    if offset.saturating_add(limit) < total {
+        links.push(url(offset + limit, "next"));
     }
-    links.push(format!("{}; rel=\"last\"", page(last)));
-    links.push(format!("{}; rel=\"first\"", page(0)));
+    links.push(url(last, "last"));
+    links.push(url(0, "first"));
     if offset > 0 {
-        links.push(format!(
-            "{}; rel=\"prev\"",
-            page(offset.saturating_sub(limit))
-        ));
+        links.push(url(offset.saturating_sub(limit), "prev"));
     }
-    HeaderValue::from_str(&links.join(", ")).ok()
+    links.join(", ")
 }
 
-/// `GET {base}/{collection}/{sourcedId}`.
+/// `GET {base}/{collection}/{sourcedId}`: `{"<singular key>": {...}}`.
 async fn single(
     State(state): State<Shared>,
-    Path((name, id)): Path<(String, String)>,
+    Path((path, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = admit(&state).await {
-        return response;
-    }
-    let Some(collection) = find_collection(&name) else {
+    let endpoint = match admit(&state, &headers, &path, true).await {
+        Ok(endpoint) => endpoint,
+        Err(response) => return response,
+    };
+    let key = endpoint.singular_key();
+    let mut body = Vec::with_capacity(1024);
+    body.extend_from_slice(b"{\"");
+    body.extend_from_slice(key.as_bytes());
+    body.extend_from_slice(b"\":");
+    if !state.data.write_one(&endpoint, &id, &mut body) {
+        Counters::bump(&state.counters.not_found);
         return status_info(
             StatusCode::NOT_FOUND,
             "unknownobject",
-            &format!("no collection {name}"),
+            &format!("no record with sourcedId {id:?} at /{}", endpoint.path),
         );
-    };
-    if let Err(response) = authorize(&state, &headers, collection) {
-        return *response;
     }
-    let Some(index) = state.data.find(collection.id, &id) else {
-        return status_info(
-            StatusCode::NOT_FOUND,
-            "unknownobject",
-            &format!("no {} with sourcedId {id}", collection.name),
-        );
-    };
-    let key = singular_key(collection);
-    let mut body = format!("{{\"{key}\":").into_bytes();
-    state.data.write(collection.id, index, &mut body);
     body.push(b'}');
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    Counters::bump(&state.counters.records_served);
+    json_response(StatusCode::OK, body).into_response()
 }
 
-/// The single-record response key (ONEROSTER.md §3.2–3.6); demographics keeps its plural.
-fn singular_key(collection: &Collection) -> &'static str {
-    use crate::oneroster::CollectionId::*;
-    match collection.id {
-        Orgs => "org",
-        AcademicSessions => "academicSession",
-        Courses => "course",
-        Classes => "class",
-        Users => "user",
-        Enrollments => "enrollment",
-        Demographics => "demographics",
-        Categories => "category",
-        LineItems => "lineItem",
-        Results => "result",
-        Resources => "resource",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_defaults_and_refusals() {
+        assert_eq!(paging("", 100), Ok((100, 0)));
+        assert_eq!(paging("offset=20&limit=5&x=1", 100), Ok((5, 20)));
+        assert!(paging("limit=0", 100).unwrap_err().contains("limit"));
+        assert!(paging("limit=ten", 100).is_err());
+        assert!(paging("offset=-1", 100).unwrap_err().contains("offset"));
+    }
+
+    #[test]
+    fn links_keep_other_parameters_and_omit_what_does_not_exist() {
+        let first = link_header("http://h:1", "users", "limit=10&filter=a%3D1", 10, 0, 25);
+        assert_eq!(
+            first,
+            "<http://h:1/ims/oneroster/v1p1/users?filter=a%3D1&limit=10&offset=10>; rel=\"next\", \
+             <http://h:1/ims/oneroster/v1p1/users?filter=a%3D1&limit=10&offset=20>; rel=\"last\", \
+             <http://h:1/ims/oneroster/v1p1/users?filter=a%3D1&limit=10&offset=0>; rel=\"first\""
+        );
+        let last = link_header("http://h:1", "users", "", 10, 20, 25);
+        assert!(!last.contains("rel=\"next\"") && last.contains("offset=10>; rel=\"prev\""));
+        let empty = link_header("http://h:1", "users", "", 10, 0, 0);
+        assert!(empty.contains("offset=0>; rel=\"last\"") && !empty.contains("next"));
     }
 }

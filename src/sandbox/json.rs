@@ -1,0 +1,129 @@
+//! JSON writing for the sandbox's hot path: bytes pushed into one reused buffer, no `Value` trees.
+
+/// Appends `s` as a JSON string literal, quotes included.
+pub(crate) fn push_str(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    push_escaped(buf, s.as_bytes());
+    buf.push(b'"');
+}
+
+/// Appends the inside of a JSON string literal: `"` and `\` escaped, control characters as escapes.
+pub(crate) fn push_escaped(buf: &mut Vec<u8>, bytes: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            buf.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_u64(buf: &mut Vec<u8>, n: u64) {
+    push_padded(buf, n, 1);
+}
+
+/// Appends `n` in decimal, left-padded with zeros to at least `width` digits.
+pub(crate) fn push_padded(buf: &mut Vec<u8>, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - i)..width {
+        buf.push(b'0');
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+/// Removes the whitespace between JSON tokens, keeping strings (and key order) exactly as written.
+pub(crate) fn minify(json: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json.as_bytes() {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            if b == b'"' {
+                in_string = true;
+            }
+            out.push(b);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_round_trip_through_serde() {
+        for s in [
+            "plain",
+            "Smith, Jr.",
+            "Robert \"Bobby\"",
+            "back\\slash",
+            "two\nlines\ttab\r",
+            "bell\u{7}",
+            "Zoë Łukasz Nguyễn 王",
+        ] {
+            let mut buf = Vec::new();
+            push_str(&mut buf, s);
+            let back: String = serde_json::from_slice(&buf).unwrap();
+            assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn numbers_pad() {
+        let mut buf = Vec::new();
+        push_padded(&mut buf, 42, 5);
+        buf.push(b' ');
+        push_u64(&mut buf, 0);
+        buf.push(b' ');
+        push_padded(&mut buf, 123456, 3);
+        buf.push(b' ');
+        push_u64(&mut buf, u64::MAX);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "00042 0 123456 18446744073709551615"
+        );
+    }
+
+    #[test]
+    fn minify_keeps_strings_and_order() {
+        let pretty = "{\n  \"b\": \"a \\\" b\",\n  \"a\": [1, 2,\n 3]\n}";
+        let min = minify(pretty);
+        assert_eq!(min, br#"{"b":"a \" b","a":[1,2,3]}"#);
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests of the running server: tokens, scopes, paging, headers, every collection, synthetic districts.
