@@ -193,7 +193,8 @@ impl Transport {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(AttemptError::TooLarge(limit));
         }
-        let mut body = BytesMut::new();
+        // Sized up front when the length is known, so a page is not copied while it grows.
+        let mut body = BytesMut::with_capacity(response.content_length().map_or(0, |n| n as usize));
         while let Some(chunk) = response.chunk().await.map_err(AttemptError::Transport)? {
             if body.len() + chunk.len() > limit {
                 return Err(AttemptError::TooLarge(limit));

@@ -35,7 +35,7 @@ pub struct SinkWorker {
 }
 
 /// Pages buffered between the pager and the writer, per collection.
-const PAGES_IN_CHANNEL: usize = 4;
+const PAGES_IN_CHANNEL: usize = 2;
 
 impl SinkWorker {
     pub fn start(bundle: Bundle) -> SinkWorker {

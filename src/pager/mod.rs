@@ -21,6 +21,9 @@ use crate::oneroster::Collection;
 use crate::progress::CollectionBar;
 use crate::records::Page;
 
+mod seen;
+use seen::SeenIds;
+
 /// How the pager walks.
 #[derive(Debug, Clone)]
 pub struct PagerSettings {
@@ -120,7 +123,7 @@ pub async fn walk(
         settings,
         out,
         bar,
-        seen: HashSet::new(),
+        seen: SeenIds::default(),
         stats: WalkStats::default(),
     };
     walk.run().await?;
@@ -134,8 +137,8 @@ struct Walk<'a> {
     settings: &'a PagerSettings,
     out: &'a mpsc::Sender<Page>,
     bar: &'a CollectionBar,
-    /// 128-bit hashes of the sourcedIds passed on: 16 bytes a record, collisions negligible.
-    seen: HashSet<u128>,
+    /// The sourcedIds passed on.
+    seen: SeenIds,
     stats: WalkStats,
 }
 
@@ -160,6 +163,7 @@ impl Walk<'_> {
         let n0 = first.page.len() as u64;
         if let Some(total) = total {
             self.bar.set_total(total);
+            self.seen.reserve(total);
         }
         self.emit(first.page).await?;
         if n0 == 0 {
@@ -361,7 +365,7 @@ impl Walk<'_> {
         }
         let before = page.len() as u64;
         let seen = &mut self.seen;
-        page.retain(|id| seen.insert(xxhash_rust::xxh3::xxh3_128(id.as_bytes())));
+        page.retain(|id| seen.insert(id));
         let fresh = page.len() as u64;
         self.stats.duplicates += before - fresh;
         self.stats.records += fresh;
