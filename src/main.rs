@@ -7,6 +7,7 @@ use roster_export::cli::{Cli, Command};
 use roster_export::{app, error};
 
 fn main() -> ExitCode {
+    limit_heap_growth();
     let matches = Cli::command().get_matches();
     let secret_on_command_line =
         matches.value_source("client_secret") == Some(ValueSource::CommandLine);
@@ -31,4 +32,15 @@ fn main() -> ExitCode {
     // Stuck connections must not hold up the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     error::to_exit_code(code)
+}
+
+/// Page bodies are megabytes each and short-lived. glibc raises its mmap threshold after the first
+/// such buffer is freed and then keeps later ones on the heap, where freed pages stay resident;
+/// a fixed threshold sends them to mmap and back to the OS, keeping peak memory flat.
+fn limit_heap_growth() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }
