@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 SMALL_USERS=${SMALL_USERS:-10000}
 LARGE_USERS=${LARGE_USERS:-200000}
+# Pages per request in the latency scenario: hosts with slow responses often also cap pages low.
+LATENCY_PAGE=${LATENCY_PAGE:-100}
 which=${1:-all}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -77,13 +79,13 @@ cpu_bound() {
 
 latency_bound() {
   echo
-  echo "## Latency-bound: 50 ms per response, no rate limit ($SMALL_USERS users, --only users,enrollments --page-size 500)"
+  echo "## Latency-bound: 50 ms per response, no rate limit ($SMALL_USERS users, --only users,enrollments --page-size $LATENCY_PAGE)"
   printf '%-12s %9s %9s %10s %8s\n' concurrency requests wall_s pages/s ratio
   start_sandbox --users "$SMALL_USERS" --latency-ms 50
   local base_rate=""
   for c in 1 4 16 32; do
     read -r wall _ _ requests _ < <(export_run "$work/out" --format csv --rate 100000 --burst 64 --concurrency "$c" \
-      --page-size 500 --scope roster.readonly --only users,enrollments)
+      --page-size "$LATENCY_PAGE" --scope roster.readonly --only users,enrollments)
     local rate
     rate=$(awk -v r="$requests" -v w="$wall" 'BEGIN { printf "%.2f", r/w }')
     [ -n "$base_rate" ] || base_rate=$rate
