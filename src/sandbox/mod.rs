@@ -9,6 +9,7 @@
 
 mod data;
 mod endpoints;
+mod faults;
 mod fixture;
 mod json;
 mod server;
@@ -31,6 +32,7 @@ use tokio::task::JoinHandle;
 use crate::oneroster::{CollectionId, KnownScope};
 use endpoints::Endpoint;
 
+pub use faults::{Fault, Faults};
 pub use fixture::{FixtureDistrict, fixture_district};
 
 /// The path every API endpoint hangs off.
@@ -71,6 +73,8 @@ pub struct SandboxOptions {
     /// Gzip responses for clients that send `Accept-Encoding: gzip` (off by default: on loopback
     /// it costs more than it saves, and benchmarks want the raw path).
     pub compression: bool,
+    /// Answer some collection pages with injected faults.
+    pub faults: Option<Faults>,
 }
 
 impl Default for SandboxOptions {
@@ -87,6 +91,7 @@ impl Default for SandboxOptions {
             latency: None,
             rate_limit: None,
             compression: false,
+            faults: None,
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct SandboxStats {
     /// Authorized requests per endpoint: `users`, `students`, … for pages, `users/{id}` for
     /// single records. Endpoints never asked for are left out.
     pub per_path: BTreeMap<String, u64>,
+    /// Faults injected so far, by kind (see [`Fault::name`]).
+    pub faults_injected: BTreeMap<String, u64>,
 }
 
 #[derive(Debug)]
@@ -178,6 +185,7 @@ impl Counters {
             bad_requests: get(&self.bad_requests),
             records_served: get(&self.records_served),
             per_path,
+            faults_injected: BTreeMap::new(),
         }
     }
 }
@@ -186,6 +194,7 @@ impl Counters {
 pub struct Sandbox {
     addr: SocketAddr,
     counters: Arc<Counters>,
+    faults: Option<Arc<faults::Injector>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -197,7 +206,11 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let counters = Arc::new(Counters::default());
-        let router = server::router(options, counters.clone(), addr);
+        let faults = options
+            .faults
+            .clone()
+            .map(|f| Arc::new(faults::Injector::new(f)));
+        let router = server::router(options, counters.clone(), faults.clone(), addr);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async {
@@ -210,6 +223,7 @@ impl Sandbox {
         Ok(Sandbox {
             addr,
             counters,
+            faults,
             stop: Some(stop),
             task: Some(task),
         })
@@ -242,7 +256,11 @@ impl Sandbox {
 
     /// The counters so far.
     pub fn stats(&self) -> SandboxStats {
-        self.counters.snapshot()
+        let mut stats = self.counters.snapshot();
+        if let Some(faults) = &self.faults {
+            stats.faults_injected = faults.injected();
+        }
+        stats
     }
 
     /// Stops accepting, lets requests in flight finish, and waits (at most 2 s) for the server to end.
@@ -316,6 +334,14 @@ pub struct SandboxArgs {
     /// Requests per second allowed across all clients; more get 429 with Retry-After: 1.
     #[arg(long, value_name = "RPS")]
     pub rate_limit: Option<u32>,
+    /// Answer this share of collection pages (0 to 1) with an injected fault of every kind:
+    /// 429, 5xx, cut connections, truncated or invalid bodies, slow responses, spurious 401s,
+    /// wrong X-Total-Count, repeated records.
+    #[arg(long, value_name = "RATE")]
+    pub fault_rate: Option<f64>,
+    /// Seed of the injected faults.
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    pub fault_seed: u64,
     /// The client id it accepts.
     #[arg(long, value_name = "ID", default_value = "demo-client")]
     pub client_id: String,
@@ -345,6 +371,10 @@ impl SandboxArgs {
             latency: self.latency_ms.map(Duration::from_millis),
             rate_limit: self.rate_limit.filter(|&n| n > 0),
             compression: self.gzip,
+            faults: self
+                .fault_rate
+                .filter(|r| *r > 0.0)
+                .map(|rate| Faults::all(rate.min(1.0), self.fault_seed)),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -17,6 +18,7 @@ use tower_http::compression::CompressionLayer;
 
 use super::data::Data;
 use super::endpoints::Endpoint;
+use super::faults::{Fault, Injector, http_date_in};
 use super::json::push_padded;
 use super::tokens::{Rejection, ScopeSet, Tokens, basic_credentials, same};
 use super::{BASE_PATH, Counters, SandboxOptions};
@@ -26,6 +28,7 @@ const BLOCKING_PAGE: u64 = 2_000;
 
 struct AppState {
     options: SandboxOptions,
+    faults: Option<Arc<Injector>>,
     data: Data,
     counters: Arc<Counters>,
     tokens: Tokens,
@@ -36,13 +39,19 @@ struct AppState {
 
 type Shared = Arc<AppState>;
 
-pub(crate) fn router(options: SandboxOptions, counters: Arc<Counters>, addr: SocketAddr) -> Router {
+pub(crate) fn router(
+    options: SandboxOptions,
+    counters: Arc<Counters>,
+    faults: Option<Arc<Injector>>,
+    addr: SocketAddr,
+) -> Router {
     let limiter = options
         .rate_limit
         .and_then(NonZeroU32::new)
         .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
     let compression = options.compression;
     let state = Arc::new(AppState {
+        faults,
         data: Data::new(&options.district),
         options,
         counters,
@@ -326,7 +335,18 @@ async fn page(
         .page_cap
         .map_or(limit, |cap| limit.min(cap.max(1)));
     let total = state.data.len(&endpoint);
-    let start = offset.min(total);
+    let token = bearer(&headers);
+    let fault = state.faults.as_ref().and_then(|f| f.draw(token));
+    if let Some(response) = fault_response(&state, fault).await {
+        return response;
+    }
+    // A duplicate: the page starts one record early, repeating the previous page's last one.
+    let first = if fault == Some(Fault::Duplicate) {
+        offset.saturating_sub(1)
+    } else {
+        offset
+    };
+    let start = first.min(total);
     let end = offset.saturating_add(limit).min(total);
     let body = if end - start > BLOCKING_PAGE {
         let state = state.clone();
@@ -341,10 +361,34 @@ async fn page(
         .records_served
         .fetch_add(end - start, Ordering::Relaxed);
 
-    let mut response = json_response(StatusCode::OK, body);
+    if let Some(faults) = &state.faults {
+        faults.served(token);
+    }
+    let mut response = if fault == Some(Fault::Truncated) {
+        // The headers promise the whole body; the connection breaks halfway through it.
+        let length = body.len();
+        let half = Bytes::from(body).slice(..length / 2);
+        let chunks: [Result<Bytes, std::io::Error>; 2] =
+            [Ok(half), Err(std::io::Error::other("cut off"))];
+        let mut response = json_response(
+            StatusCode::OK,
+            Body::from_stream(futures::stream::iter(chunks)),
+        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        response
+    } else {
+        json_response(StatusCode::OK, body)
+    };
     let h = response.headers_mut();
     if state.options.total_count {
-        h.insert("x-total-count", HeaderValue::from(total));
+        let shown = if fault == Some(Fault::WrongTotal) {
+            total + 3
+        } else {
+            total
+        };
+        h.insert("x-total-count", HeaderValue::from(shown));
     }
     if state.options.link_header {
         let origin = origin(&headers, state.addr);
@@ -354,6 +398,61 @@ async fn page(
         }
     }
     response
+}
+
+/// The bearer token of a request ("" when there is none).
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+}
+
+/// The whole answer for faults that replace the page; `None` for the ones that alter it (and
+/// after the delay of a slow one).
+async fn fault_response(state: &AppState, fault: Option<Fault>) -> Option<Response> {
+    let status = |code: StatusCode, minor: &str| Some(status_info(code, minor, "injected fault"));
+    match fault? {
+        Fault::RateLimitedSeconds | Fault::RateLimitedDate => {
+            let mut response = status_info(
+                StatusCode::TOO_MANY_REQUESTS,
+                "server_busy",
+                "injected fault: slow down",
+            );
+            let after = if fault == Some(Fault::RateLimitedDate) {
+                http_date_in(1)
+            } else {
+                "1".to_string()
+            };
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_str(&after).ok()?);
+            Some(response)
+        }
+        Fault::Status500 => status(StatusCode::INTERNAL_SERVER_ERROR, "internal_server_error"),
+        Fault::Status502 => status(StatusCode::BAD_GATEWAY, "internal_server_error"),
+        Fault::Status503 => status(StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
+        Fault::Status504 => status(StatusCode::GATEWAY_TIMEOUT, "internal_server_error"),
+        Fault::Unauthorized => status(StatusCode::UNAUTHORIZED, "unauthorized"),
+        Fault::Disconnect => {
+            let chunks: [Result<Bytes, std::io::Error>; 1] =
+                [Err(std::io::Error::other("dropped"))];
+            Some(json_response(
+                StatusCode::OK,
+                Body::from_stream(futures::stream::iter(chunks)),
+            ))
+        }
+        Fault::InvalidJson => Some(json_response(
+            StatusCode::OK,
+            "<html><body>Service Temporarily Unavailable</body></html>",
+        )),
+        Fault::Slow => {
+            tokio::time::sleep(state.faults.as_ref().map_or(Duration::ZERO, |f| f.slow())).await;
+            None
+        }
+        Fault::Truncated | Fault::WrongTotal | Fault::Duplicate => None,
+    }
 }
 
 fn page_body(state: &AppState, endpoint: &Endpoint, start: u64, end: u64) -> Vec<u8> {
