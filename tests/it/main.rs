@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod cli;
+mod faults;
 mod formats;
 mod paging;
 mod roster_csv;

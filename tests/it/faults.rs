@@ -1,0 +1,130 @@
+//! The fault matrix: with a fifth of all pages failing in every way the sandbox knows, tokens
+//! that live five seconds, and several seeds, the bundle is byte-identical to a clean run's.
+//! Unrecoverable failures exit 4 and leave the previous bundle whole.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use roster_export::sandbox::{Fault, Faults, SandboxOptions};
+
+use crate::support::*;
+
+const SCOPES: [&str; 8] = [
+    "--scope",
+    "roster.readonly",
+    "--scope",
+    "roster-demographics.readonly",
+    "--scope",
+    "gradebook.readonly",
+    "--scope",
+    "resource.readonly",
+];
+
+/// Small pages so every collection takes several requests, a timeout below the slow fault's
+/// delay, and attempts enough that a run of bad luck does not end it.
+const CLIENT: [&str; 8] = [
+    "--page-size", "3", "--concurrency", "4", "--max-attempts", "12", "--timeout", "1",
+];
+
+fn export(server: &Server, out: &std::path::Path) -> std::process::Output {
+    server
+        .export()
+        .args(SCOPES)
+        .args(CLIENT)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_fifth_of_pages_failing_still_gives_the_clean_bundle() {
+    let dir = workdir();
+    let clean_out = dir.path().join("clean.zip");
+    let clean = Server::fixture();
+    assert!(export(&clean, &clean_out).status.success());
+    let clean_bytes = std::fs::read(&clean_out).unwrap();
+
+    let mut injected: BTreeMap<String, u64> = BTreeMap::new();
+    for seed in 1..=5 {
+        let server = Server::start(SandboxOptions {
+            token_lifetime: Duration::from_secs(5),
+            faults: Some(Faults {
+                slow: Duration::from_millis(1500),
+                ..Faults::all(0.2, seed)
+            }),
+            ..Default::default()
+        });
+        let out = dir.path().join(format!("faulty-{seed}.zip"));
+        let output = export(&server, &out);
+        let (_, stderr) = text(&output);
+        assert!(output.status.success(), "seed {seed}: {stderr}");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            clean_bytes,
+            "seed {seed}: byte-identical to the clean run"
+        );
+        for (kind, n) in server.stats().faults_injected {
+            *injected.entry(kind).or_default() += n;
+        }
+    }
+    eprintln!("faults injected and survived over five seeds: {injected:?}");
+    let total: u64 = injected.values().sum();
+    assert!(total >= 20, "the matrix injected faults: {injected:?}");
+    assert!(
+        injected.len() >= Fault::ALL.len() - 2,
+        "most kinds were injected: {injected:?}"
+    );
+}
+
+#[test]
+fn a_server_that_always_fails_exits_4_and_keeps_the_previous_bundle() {
+    let dir = workdir();
+    let out = dir.path().join("district.zip");
+    let good = Server::fixture();
+    good.export()
+        .args(["--scope", "roster.readonly"])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let before = std::fs::read(&out).unwrap();
+
+    let broken = Server::start(SandboxOptions {
+        faults: Some(Faults {
+            kinds: vec![Fault::Status500],
+            ..Faults::all(1.0, 1)
+        }),
+        ..Default::default()
+    });
+    let output = broken
+        .export()
+        .args(["--scope", "roster.readonly", "--max-attempts", "2"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("orgs (GET http://127.0.0.1:"),
+        "names the collection and URL: {stderr}"
+    );
+    assert!(
+        stderr.contains("offset 0") && stderr.contains("HTTP 500"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("injected fault"),
+        "carries the server's description: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "the previous bundle is untouched"
+    );
+    assert_eq!(
+        leftovers(dir.path(), &["district.zip", ".district.zip.lock"]),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
