@@ -26,7 +26,15 @@ pub enum PageError {
     MissingSourcedId { index: usize },
     #[error("record {index} is not a JSON object")]
     NotAnObject { index: usize },
+    #[error(
+        "record {index} is {bytes} bytes, more than the {MAX_RECORD_BYTES}-byte cap on one record"
+    )]
+    RecordTooLarge { index: usize, bytes: usize },
 }
+
+/// The largest single record accepted. Real records are a few hundred bytes; a megabyte means
+/// a broken or hostile server.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// One page: where it started, the raw body, and where each record sits in it.
 #[derive(Debug, Clone)]
@@ -89,6 +97,12 @@ impl Page {
             let mut ids = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
                 let text = item.get();
+                if text.len() > MAX_RECORD_BYTES {
+                    return Err(PageError::RecordTooLarge {
+                        index,
+                        bytes: text.len(),
+                    });
+                }
                 if !text.starts_with('{') {
                     return Err(PageError::NotAnObject { index });
                 }
@@ -205,6 +219,39 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, PageError::MissingSourcedId { index: 0 }));
+    }
+
+    #[test]
+    fn oversized_records_and_non_objects_are_errors() {
+        let huge = format!(
+            r#"{{"users":[{{"sourcedId":"a","givenName":"{}"}}]}}"#,
+            "x".repeat(MAX_RECORD_BYTES)
+        );
+        let err = Page::parse(users(), 0, Bytes::from(huge)).unwrap_err();
+        assert!(
+            matches!(err, PageError::RecordTooLarge { index: 0, .. }),
+            "{err}"
+        );
+        let err = Page::parse(users(), 0, Bytes::from_static(br#"{"users":["a"]}"#)).unwrap_err();
+        assert!(matches!(err, PageError::NotAnObject { index: 0 }));
+        let err = Page::parse(
+            users(),
+            0,
+            Bytes::from_static(br#"{"users":{"sourcedId":"a"}}"#),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not an array"), "{err}");
+        // Unknown members and odd types elsewhere are kept as sent.
+        let page = Page::parse(
+            users(),
+            0,
+            Bytes::from_static(br#"{"users":[{"sourcedId":"a","x":{"y":[1]},"enabledUser":"t"}]}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            page.records().next().unwrap(),
+            r#"{"sourcedId":"a","x":{"y":[1]},"enabledUser":"t"}"#
+        );
     }
 
     #[test]

@@ -98,6 +98,11 @@ impl ExportError {
         matches!(self, ExportError::Shrink { .. })
     }
 
+    /// A record the server sent could not be mapped: a data error (exit 4), not an output failure.
+    pub fn is_bad_record(&self) -> bool {
+        matches!(self, ExportError::Record { .. })
+    }
+
     /// The request itself was wrong (exit code 2 rather than an output failure).
     pub fn is_usage(&self) -> bool {
         matches!(self, ExportError::Usage { .. })

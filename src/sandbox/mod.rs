@@ -75,6 +75,9 @@ pub struct SandboxOptions {
     pub compression: bool,
     /// Answer some collection pages with injected faults.
     pub faults: Option<Faults>,
+    /// Put this origin (`http://host:port`) in `Link` URLs instead of the server's own, as a
+    /// misconfigured or hostile host would.
+    pub link_origin: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -92,6 +95,7 @@ impl Default for SandboxOptions {
             rate_limit: None,
             compression: false,
             faults: None,
+            link_origin: None,
         }
     }
 }
@@ -375,6 +379,7 @@ impl SandboxArgs {
                 .fault_rate
                 .filter(|r| *r > 0.0)
                 .map(|rate| Faults::all(rate.min(1.0), self.fault_seed)),
+            link_origin: None,
         }
     }
 }

@@ -391,7 +391,10 @@ async fn page(
         h.insert("x-total-count", HeaderValue::from(shown));
     }
     if state.options.link_header {
-        let origin = origin(&headers, state.addr);
+        let origin = match &state.options.link_origin {
+            Some(foreign) => foreign.clone(),
+            None => origin(&headers, state.addr),
+        };
         let link = link_header(&origin, &path, &query, limit, offset, total);
         if let Ok(value) = HeaderValue::from_str(&link) {
             h.insert(header::LINK, value);

@@ -23,7 +23,14 @@ const SCOPES: [&str; 8] = [
 /// Small pages so every collection takes several requests, a timeout below the slow fault's
 /// delay, and attempts enough that a run of bad luck does not end it.
 const CLIENT: [&str; 8] = [
-    "--page-size", "3", "--concurrency", "4", "--max-attempts", "12", "--timeout", "1",
+    "--page-size",
+    "3",
+    "--concurrency",
+    "4",
+    "--max-attempts",
+    "12",
+    "--timeout",
+    "1",
 ];
 
 fn export(server: &Server, out: &std::path::Path) -> std::process::Output {
@@ -59,6 +66,10 @@ fn a_fifth_of_pages_failing_still_gives_the_clean_bundle() {
         let output = export(&server, &out);
         let (_, stderr) = text(&output);
         assert!(output.status.success(), "seed {seed}: {stderr}");
+        assert!(
+            !stderr.contains(SECRET),
+            "seed {seed}: the secret stays out of the logs"
+        );
         assert_eq!(
             std::fs::read(&out).unwrap(),
             clean_bytes,

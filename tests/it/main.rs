@@ -10,3 +10,4 @@ mod formats;
 mod paging;
 mod roster_csv;
 mod safety;
+mod security;

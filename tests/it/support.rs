@@ -23,12 +23,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(options: SandboxOptions) -> Server {
+        Server::start_at(options, "127.0.0.1:0")
+    }
+
+    /// A sandbox on another loopback address, e.g. `127.0.0.2:0`: another origin.
+    pub fn start_at(options: SandboxOptions, addr: &str) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let addr: SocketAddr = addr.parse().unwrap();
         let sandbox = runtime
             .block_on(Sandbox::start(options, addr))
             .expect("sandbox starts");
@@ -59,8 +64,19 @@ impl Server {
     }
 
     /// The binary, pointed at this server, with a scrubbed environment.
+    pub fn addr(&self) -> SocketAddr {
+        self.sandbox().addr()
+    }
+
     pub fn export(&self) -> assert_cmd::Command {
-        let mut cmd = bin();
+        let mut cmd = assert_cmd::Command::from_std(self.export_std());
+        cmd.timeout(RUN_TIMEOUT);
+        cmd
+    }
+
+    /// The same as a plain process, for tests that signal it while it runs.
+    pub fn export_std(&self) -> std::process::Command {
+        let mut cmd = bin_std();
         cmd.env("ROSTER_EXPORT_CLIENT_SECRET", SECRET)
             .arg("--base-url")
             .arg(self.base_url())
@@ -86,13 +102,18 @@ impl Drop for Server {
 
 /// The binary with nothing from the developer's environment: no proxies, no ROSTER_EXPORT_*.
 pub fn bin() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_roster-export"));
+    let mut cmd = assert_cmd::Command::from_std(bin_std());
+    cmd.timeout(RUN_TIMEOUT);
+    cmd
+}
+
+pub fn bin_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_roster-export"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
         .env("RUST_BACKTRACE", "0")
-        .args(["--log-format", "text", "--no-progress"])
-        .timeout(RUN_TIMEOUT);
+        .args(["--log-format", "text", "--no-progress"]);
     cmd
 }
 

@@ -1,0 +1,122 @@
+//! Credentials stay with the configured origin; an interrupted run cleans up and keeps the old
+//! bundle.
+
+use std::time::{Duration, Instant};
+
+use roster_export::sandbox::SandboxOptions;
+
+use crate::support::*;
+
+#[test]
+fn a_link_to_another_origin_is_refused_and_gets_no_request() {
+    let other = Server::start_at(SandboxOptions::default(), "127.0.0.2:0");
+    let server = Server::start(SandboxOptions {
+        total_count: false,
+        link_origin: Some(format!("http://{}", other.addr())),
+        ..Default::default()
+    });
+    let dir = workdir();
+    let out = dir.path().join("b.zip");
+    let output = server
+        .export()
+        .args([
+            "--scope",
+            "roster.readonly",
+            "--only",
+            "users",
+            "--page-size",
+            "5",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("refusing to send credentials to http://127.0.0.2:"),
+        "{stderr}"
+    );
+    assert_eq!(
+        other.stats().api_requests,
+        0,
+        "the other origin never heard from us"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn sigterm_stops_the_run_removes_staging_and_keeps_the_old_bundle() {
+    let dir = workdir();
+    let out = dir.path().join("b.zip");
+    let fast = Server::fixture();
+    fast.export()
+        .args(["--scope", "roster.readonly"])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let before = std::fs::read(&out).unwrap();
+
+    // Slow enough that the run is mid-way when the signal comes.
+    let slow = Server::start(SandboxOptions {
+        latency: Some(Duration::from_millis(100)),
+        ..Default::default()
+    });
+    let mut child = slow
+        .export_std()
+        .args([
+            "--scope",
+            "roster.readonly",
+            "--page-size",
+            "1",
+            "--concurrency",
+            "1",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let staged = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("staging")
+        })
+        .count();
+    assert_eq!(staged, 1, "the run is writing into its staging folder");
+    // SAFETY: sends a signal to the child we spawned.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "stops promptly"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "the previous bundle is untouched"
+    );
+    assert_eq!(
+        leftovers(dir.path(), &["b.zip", ".b.zip.lock"]),
+        Vec::<std::path::PathBuf>::new(),
+        "no staging left"
+    );
+}
