@@ -210,7 +210,7 @@ async fn export_collection(
 }
 
 /// How many times a collection that does not add up is walked again before the run gives up.
-const MAX_REWALKS: u32 = 3;
+const MAX_REWALKS: u32 = 4;
 
 /// A 404 on the collection itself (not a transient failure): the service is not there.
 fn is_not_found(err: &PagerError) -> bool {

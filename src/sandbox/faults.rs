@@ -32,10 +32,16 @@ pub enum Fault {
     WrongTotal,
     /// The page also carries the previous page's last record.
     Duplicate,
+    /// The page is served as if a record before it had just been deleted: everything shifts
+    /// one place left (one record is skipped) and `X-Total-Count` drops by one.
+    DriftDelete,
+    /// As if a record had just been inserted before it: everything shifts one place right (a
+    /// record repeats) and `X-Total-Count` grows by one.
+    DriftInsert,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 13] = [
+    pub const ALL: [Fault; 15] = [
         Fault::RateLimitedSeconds,
         Fault::RateLimitedDate,
         Fault::Status500,
@@ -49,6 +55,8 @@ impl Fault {
         Fault::Unauthorized,
         Fault::WrongTotal,
         Fault::Duplicate,
+        Fault::DriftDelete,
+        Fault::DriftInsert,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +74,8 @@ impl Fault {
             Fault::Unauthorized => "spurious-401",
             Fault::WrongTotal => "wrong-total-count",
             Fault::Duplicate => "duplicate-record",
+            Fault::DriftDelete => "drift-delete",
+            Fault::DriftInsert => "drift-insert",
         }
     }
 }
@@ -79,6 +89,9 @@ pub struct Faults {
     pub kinds: Vec<Fault>,
     /// How long a `Slow` response takes.
     pub slow: Duration,
+    /// How many drift events (`DriftDelete`, `DriftInsert`) a run may see: a district's data
+    /// changes a few times during a nightly pull, not on every page.
+    pub drift_events: u32,
 }
 
 impl Faults {
@@ -89,6 +102,7 @@ impl Faults {
             seed,
             kinds: Fault::ALL.to_vec(),
             slow: Duration::from_secs(3),
+            drift_events: 2,
         }
     }
 }
@@ -98,6 +112,7 @@ impl Faults {
 pub(crate) struct Injector {
     faults: Faults,
     draws: AtomicU64,
+    drift_left: AtomicU64,
     injected: Mutex<BTreeMap<Fault, u64>>,
     /// Pages each token has been served, so a spurious 401 only hits a token that has worked:
     /// a client that just replaced its token is owed a real chance with the new one.
@@ -110,6 +125,7 @@ const SERVED_BEFORE_SPURIOUS_401: u64 = 3;
 impl Injector {
     pub fn new(faults: Faults) -> Injector {
         Injector {
+            drift_left: AtomicU64::new(u64::from(faults.drift_events)),
             faults,
             draws: AtomicU64::new(0),
             injected: Mutex::new(BTreeMap::new()),
@@ -128,6 +144,14 @@ impl Injector {
             return None;
         }
         let fault = self.faults.kinds[(mix(roll, 7) % self.faults.kinds.len() as u64) as usize];
+        if matches!(fault, Fault::DriftDelete | Fault::DriftInsert)
+            && self
+                .drift_left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err()
+        {
+            return None;
+        }
         if fault == Fault::Unauthorized {
             let served = self
                 .served
@@ -194,13 +218,25 @@ mod tests {
 
     #[test]
     fn draws_at_about_the_rate_and_covers_every_kind() {
-        let injector = Injector::new(Faults::all(0.2, 42));
+        let injector = Injector::new(Faults {
+            drift_events: 10_000,
+            ..Faults::all(0.2, 42)
+        });
         for _ in 0..SERVED_BEFORE_SPURIOUS_401 {
             injector.served("t");
         }
         let hits = (0..10_000).filter(|_| injector.draw("t").is_some()).count();
         assert!((1_800..2_200).contains(&hits), "{hits}");
         assert_eq!(injector.injected().len(), Fault::ALL.len());
+        let drift = Injector::new(Faults {
+            kinds: vec![Fault::DriftDelete],
+            ..Faults::all(1.0, 1)
+        });
+        assert_eq!(
+            (0..10).filter(|_| drift.draw("t").is_some()).count(),
+            2,
+            "drift events are bounded"
+        );
         assert_eq!(Injector::new(Faults::all(0.0, 1)).draw("t"), None);
         let only_401 = Faults {
             kinds: vec![Fault::Unauthorized],

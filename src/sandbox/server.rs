@@ -340,14 +340,26 @@ async fn page(
     if let Some(response) = fault_response(&state, fault).await {
         return response;
     }
-    // A duplicate: the page starts one record early, repeating the previous page's last one.
-    let first = if fault == Some(Fault::Duplicate) {
-        offset.saturating_sub(1)
-    } else {
-        offset
+    // Page-shape faults: a duplicate starts one record early; drift shifts the whole window.
+    let (first, last, shown_total) = match fault {
+        Some(Fault::Duplicate) => (
+            offset.saturating_sub(1),
+            offset.saturating_add(limit),
+            total,
+        ),
+        Some(Fault::DriftDelete) => (
+            offset + 1,
+            offset.saturating_add(limit) + 1,
+            total.saturating_sub(1),
+        ),
+        Some(Fault::DriftInsert) if offset > 0 => {
+            (offset - 1, offset.saturating_add(limit) - 1, total + 1)
+        }
+        Some(Fault::WrongTotal) => (offset, offset.saturating_add(limit), total + 3),
+        _ => (offset, offset.saturating_add(limit), total),
     };
     let start = first.min(total);
-    let end = offset.saturating_add(limit).min(total);
+    let end = last.min(total).max(start);
     let body = if end - start > BLOCKING_PAGE {
         let state = state.clone();
         tokio::task::spawn_blocking(move || page_body(&state, &endpoint, start, end))
@@ -383,12 +395,7 @@ async fn page(
     };
     let h = response.headers_mut();
     if state.options.total_count {
-        let shown = if fault == Some(Fault::WrongTotal) {
-            total + 3
-        } else {
-            total
-        };
-        h.insert("x-total-count", HeaderValue::from(shown));
+        h.insert("x-total-count", HeaderValue::from(shown_total));
     }
     if state.options.link_header {
         let origin = match &state.options.link_origin {
@@ -454,7 +461,11 @@ async fn fault_response(state: &AppState, fault: Option<Fault>) -> Option<Respon
             tokio::time::sleep(state.faults.as_ref().map_or(Duration::ZERO, |f| f.slow())).await;
             None
         }
-        Fault::Truncated | Fault::WrongTotal | Fault::Duplicate => None,
+        Fault::Truncated
+        | Fault::WrongTotal
+        | Fault::Duplicate
+        | Fault::DriftDelete
+        | Fault::DriftInsert => None,
     }
 }
 
