@@ -173,6 +173,34 @@ impl Page {
     }
 }
 
+/// Appends `json` with the whitespace between tokens removed (strings are kept byte for byte), so
+/// a pretty-printed record fits on one line.
+pub fn compact_into(json: &str, out: &mut Vec<u8>) {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json.as_bytes() {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            match b {
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                b'"' => {
+                    in_string = true;
+                    out.push(b);
+                }
+                _ => out.push(b),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

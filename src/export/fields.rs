@@ -2,6 +2,7 @@
 //! renders a member's raw JSON text into one CSV cell, borrowing from the page and reusing buffers,
 //! never building `serde_json::Value` trees.
 
+use crate::records::compact_into;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -479,34 +480,6 @@ impl<'de: 'a, 'a> Visitor<'de> for ExtendSeed<'_, 'a> {
             self.0.push(e);
         }
         Ok(())
-    }
-}
-
-/// Appends `json` with the whitespace between tokens removed (strings are kept byte for byte), so
-/// a pretty-printed record fits on one line.
-pub(crate) fn compact_into(json: &str, out: &mut Vec<u8>) {
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json.as_bytes() {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else {
-            match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b'"' => {
-                    in_string = true;
-                    out.push(b);
-                }
-                _ => out.push(b),
-            }
-        }
     }
 }
 

@@ -60,25 +60,7 @@ pub(crate) fn push_padded(buf: &mut Vec<u8>, mut n: u64, width: usize) {
 /// Removes the whitespace between JSON tokens, keeping strings (and key order) exactly as written.
 pub(crate) fn minify(json: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json.as_bytes() {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            if b == b'"' {
-                in_string = true;
-            }
-            out.push(b);
-        }
-    }
+    crate::records::compact_into(json, &mut out);
     out
 }
 

@@ -92,14 +92,7 @@ fn a_fifth_of_pages_failing_still_gives_the_clean_bundle() {
 fn a_server_that_always_fails_exits_4_and_keeps_the_previous_bundle() {
     let dir = workdir();
     let out = dir.path().join("district.zip");
-    let good = Server::fixture();
-    good.export()
-        .args(["--scope", "roster.readonly"])
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let before = std::fs::read(&out).unwrap();
+    let before = previous_bundle(&out);
 
     let broken = Server::start(SandboxOptions {
         faults: Some(Faults {

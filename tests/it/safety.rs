@@ -109,16 +109,9 @@ fn files_are_readable_by_the_owner_only() {
 #[test]
 fn the_shrink_guard_refuses_to_replace_a_much_larger_bundle() {
     use roster_export::sandbox::{District, SandboxOptions};
-    let full = Server::fixture();
     let dir = workdir();
     let out = dir.path().join("district.zip");
-    full.export()
-        .args(["--scope", "roster.readonly"])
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let before = std::fs::read(&out).unwrap();
+    let before = previous_bundle(&out);
     let users_before = Table::parse(&bundle_files(&out)["users.csv"]).rows.len();
 
     // The same district, but the host now serves a handful of users.

@@ -49,14 +49,7 @@ fn a_link_to_another_origin_is_refused_and_gets_no_request() {
 fn sigterm_stops_the_run_removes_staging_and_keeps_the_old_bundle() {
     let dir = workdir();
     let out = dir.path().join("b.zip");
-    let fast = Server::fixture();
-    fast.export()
-        .args(["--scope", "roster.readonly"])
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    let before = std::fs::read(&out).unwrap();
+    let before = previous_bundle(&out);
 
     // Slow enough that the run is mid-way when the signal comes.
     let slow = Server::start(SandboxOptions {

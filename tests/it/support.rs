@@ -117,6 +117,20 @@ pub fn bin_std() -> std::process::Command {
     cmd
 }
 
+/// Publishes the fixture district's roster bundle at `out` (a zip) and returns its bytes: the
+/// "previous" output that a failing run must leave alone.
+pub fn previous_bundle(out: &Path) -> Vec<u8> {
+    let server = Server::fixture();
+    server
+        .export()
+        .args(["--scope", "roster.readonly"])
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+    std::fs::read(out).unwrap()
+}
+
 /// A fresh folder for a test's output.
 pub fn workdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
