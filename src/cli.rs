@@ -29,6 +29,7 @@ pub mod env {
     pub const RATE: &str = "ROSTER_EXPORT_RATE";
     pub const BURST: &str = "ROSTER_EXPORT_BURST";
     pub const MAX_ATTEMPTS: &str = "ROSTER_EXPORT_MAX_ATTEMPTS";
+    pub const MAX_RETRY_WAIT: &str = "ROSTER_EXPORT_MAX_RETRY_WAIT";
     pub const TIMEOUT: &str = "ROSTER_EXPORT_TIMEOUT";
     pub const QUIET: &str = "ROSTER_EXPORT_QUIET";
     pub const LOG_FORMAT: &str = "ROSTER_EXPORT_LOG_FORMAT";
@@ -167,6 +168,9 @@ pub struct ExportArgs {
     /// Tries per request before giving up (429 and 5xx are retried with backoff).
     #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Network")]
     pub max_attempts: u32,
+    /// The longest Retry-After to wait out, in seconds; a server asking for longer ends the run.
+    #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, default_value_t = 300, help_heading = "Network")]
+    pub max_retry_wait: u64,
     /// Seconds one request may take, body included.
     #[arg(long, value_name = "SECS", env = env::TIMEOUT, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
     pub timeout: u64,

@@ -91,6 +91,7 @@ impl Config {
             burst: args.burst,
             retry: RetryPolicy {
                 max_attempts: args.max_attempts,
+                max_retry_after: Duration::from_secs(args.max_retry_wait),
                 ..RetryPolicy::default()
             },
             request_timeout: Duration::from_secs(args.timeout),

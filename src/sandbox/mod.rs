@@ -75,6 +75,12 @@ pub struct SandboxOptions {
     pub compression: bool,
     /// Answer some collection pages with injected faults.
     pub faults: Option<Faults>,
+    /// Collections the host does not offer: their endpoints answer 404 (many hosts leave out
+    /// demographics, gradebook or resources).
+    pub missing: Vec<CollectionId>,
+    /// Scopes the host never grants, though the token request succeeds (a district that did
+    /// not share that data): requests that need them get 403.
+    pub withheld_scopes: Vec<KnownScope>,
     /// Put this origin (`http://host:port`) in `Link` URLs instead of the server's own, as a
     /// misconfigured or hostile host would.
     pub link_origin: Option<String>,
@@ -95,6 +101,8 @@ impl Default for SandboxOptions {
             rate_limit: None,
             compression: false,
             faults: None,
+            missing: Vec::new(),
+            withheld_scopes: Vec::new(),
             link_origin: None,
         }
     }
@@ -379,6 +387,8 @@ impl SandboxArgs {
                 .fault_rate
                 .filter(|r| *r > 0.0)
                 .map(|rate| Faults::all(rate.min(1.0), self.fault_seed)),
+            missing: Vec::new(),
+            withheld_scopes: Vec::new(),
             link_origin: None,
         }
     }

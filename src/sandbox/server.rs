@@ -22,6 +22,7 @@ use super::faults::{Fault, Injector, http_date_in};
 use super::json::push_padded;
 use super::tokens::{Rejection, ScopeSet, Tokens, basic_credentials, same};
 use super::{BASE_PATH, Counters, SandboxOptions};
+use crate::oneroster::KnownScope;
 
 /// Pages with more records than this are written on a blocking thread, off the async workers.
 const BLOCKING_PAGE: u64 = 2_000;
@@ -189,7 +190,10 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         }
     }
     let scopes = match ScopeSet::parse_request(field("scope").unwrap_or("")) {
-        Ok(scopes) => scopes,
+        Ok(asked) => KnownScope::ALL
+            .into_iter()
+            .filter(|s| asked.contains(*s) && !state.options.withheld_scopes.contains(s))
+            .fold(ScopeSet::default(), ScopeSet::with),
         Err(word) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
@@ -266,6 +270,14 @@ async fn admit(
             &format!("no endpoint {BASE_PATH}/{path}"),
         ));
     };
+    if state.options.missing.contains(&endpoint.collection) {
+        Counters::bump(&counters.not_found);
+        return Err(status_info(
+            StatusCode::NOT_FOUND,
+            "unknownobject",
+            &format!("this host does not offer {BASE_PATH}/{path}"),
+        ));
+    }
     let granting = endpoint.granting_scopes();
     if !granting.iter().any(|s| scopes.contains(*s)) {
         Counters::bump(&counters.forbidden);

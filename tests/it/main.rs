@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod faults;
 mod formats;
+mod hosts;
 mod paging;
 mod roster_csv;
 mod safety;
