@@ -49,6 +49,17 @@ pub enum District {
     Synthetic { users: u64, seed: u64 },
 }
 
+/// Whose habits the sandbox copies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Vendor {
+    /// The 1.1 specification's shapes.
+    #[default]
+    Standard,
+    /// Blackbaud's OneRoster API: a spent quota is 403 with `Retry-After` and
+    /// `{"statusCode":403,"message":…}`, pages carry `status_info_set` (ONEROSTER.md §8.1).
+    Blackbaud,
+}
+
 /// How the sandbox behaves.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -75,6 +86,8 @@ pub struct SandboxOptions {
     pub compression: bool,
     /// Answer some collection pages with injected faults.
     pub faults: Option<Faults>,
+    /// Whose response shapes and quota replies to copy.
+    pub vendor: Vendor,
     /// Collections the host does not offer: their endpoints answer 404 (many hosts leave out
     /// demographics, gradebook or resources).
     pub missing: Vec<CollectionId>,
@@ -101,6 +114,7 @@ impl Default for SandboxOptions {
             rate_limit: None,
             compression: false,
             faults: None,
+            vendor: Vendor::Standard,
             missing: Vec::new(),
             withheld_scopes: Vec::new(),
             link_origin: None,
@@ -351,6 +365,10 @@ pub struct SandboxArgs {
     /// wrong X-Total-Count, repeated records.
     #[arg(long, value_name = "RATE")]
     pub fault_rate: Option<f64>,
+    /// Behave like Blackbaud's OneRoster API: quota replies are 403 with Retry-After, pages carry
+    /// `status_info_set`.
+    #[arg(long)]
+    pub blackbaud: bool,
     /// Seed of the injected faults.
     #[arg(long, value_name = "SEED", default_value_t = 1)]
     pub fault_seed: u64,
@@ -387,6 +405,11 @@ impl SandboxArgs {
                 .fault_rate
                 .filter(|r| *r > 0.0)
                 .map(|rate| Faults::all(rate.min(1.0), self.fault_seed)),
+            vendor: if self.blackbaud {
+                Vendor::Blackbaud
+            } else {
+                Vendor::Standard
+            },
             missing: Vec::new(),
             withheld_scopes: Vec::new(),
             link_origin: None,

@@ -21,7 +21,7 @@ use super::endpoints::Endpoint;
 use super::faults::{Fault, Injector, http_date_in};
 use super::json::push_padded;
 use super::tokens::{Rejection, ScopeSet, Tokens, basic_credentials, same};
-use super::{BASE_PATH, Counters, SandboxOptions};
+use super::{BASE_PATH, Counters, SandboxOptions, Vendor};
 use crate::oneroster::KnownScope;
 
 /// Pages with more records than this are written on a blocking thread, off the async workers.
@@ -437,11 +437,17 @@ async fn fault_response(state: &AppState, fault: Option<Fault>) -> Option<Respon
     let status = |code: StatusCode, minor: &str| Some(status_info(code, minor, "injected fault"));
     match fault? {
         Fault::RateLimitedSeconds | Fault::RateLimitedDate => {
-            let mut response = status_info(
-                StatusCode::TOO_MANY_REQUESTS,
-                "server_busy",
-                "injected fault: slow down",
-            );
+            let mut response = if state.options.vendor == Vendor::Blackbaud {
+                // Blackbaud answers a spent quota with 403 and its own JSON (ONEROSTER.md §8.1).
+                let body = r#"{"statusCode":403,"message":"Quota Exceeded. Try again later."}"#;
+                json_response(StatusCode::FORBIDDEN, body)
+            } else {
+                status_info(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "server_busy",
+                    "injected fault: slow down",
+                )
+            };
             let after = if fault == Some(Fault::RateLimitedDate) {
                 http_date_in(1)
             } else {
@@ -493,7 +499,14 @@ fn page_body(state: &AppState, endpoint: &Endpoint, start: u64, end: u64) -> Vec
         }
         state.data.write(endpoint, index, &mut body);
     }
-    body.extend_from_slice(b"]}");
+    body.push(b']');
+    if state.options.vendor == Vendor::Blackbaud {
+        // Blackbaud's snake-case status set with its flat codeMinor (ONEROSTER.md §8.1).
+        body.extend_from_slice(
+            br#","status_info_set":[{"imsx_codeMajor":"success","imsx_severity":"status","imsx_codeMinor":"fullsuccess"}]"#,
+        );
+    }
+    body.push(b'}');
     body
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use roster_export::sandbox::{Fault, Faults, SandboxOptions};
+use roster_export::sandbox::{Fault, Faults, SandboxOptions, Vendor};
 
 use crate::support::*;
 
@@ -130,5 +130,32 @@ fn a_server_that_always_fails_exits_4_and_keeps_the_previous_bundle() {
     assert_eq!(
         leftovers(dir.path(), &["district.zip", ".district.zip.lock"]),
         Vec::<std::path::PathBuf>::new()
+    );
+}
+
+#[test]
+fn blackbauds_quota_replies_and_shapes_are_handled() {
+    let dir = workdir();
+    let clean_out = dir.path().join("clean.zip");
+    assert!(export(&Server::fixture(), &clean_out).status.success());
+    let server = Server::start(SandboxOptions {
+        vendor: Vendor::Blackbaud,
+        faults: Some(Faults {
+            kinds: vec![Fault::RateLimitedSeconds, Fault::RateLimitedDate],
+            ..Faults::all(0.2, 9)
+        }),
+        ..Default::default()
+    });
+    let out = dir.path().join("bb.zip");
+    let output = export(&server, &out);
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("HTTP 403 with Retry-After (quota)"),
+        "a quota reply was met: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&clean_out).unwrap()
     );
 }
