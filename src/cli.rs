@@ -29,6 +29,7 @@ pub mod env {
     pub const RATE: &str = "ROSTER_EXPORT_RATE";
     pub const BURST: &str = "ROSTER_EXPORT_BURST";
     pub const MAX_ATTEMPTS: &str = "ROSTER_EXPORT_MAX_ATTEMPTS";
+    pub const BACKOFF_MAX: &str = "ROSTER_EXPORT_BACKOFF_MAX";
     pub const MAX_RETRY_WAIT: &str = "ROSTER_EXPORT_MAX_RETRY_WAIT";
     pub const TIMEOUT: &str = "ROSTER_EXPORT_TIMEOUT";
     pub const QUIET: &str = "ROSTER_EXPORT_QUIET";
@@ -168,6 +169,10 @@ pub struct ExportArgs {
     /// Tries per request before giving up (429 and 5xx are retried with backoff).
     #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Network")]
     pub max_attempts: u32,
+    /// The longest backoff between tries, in seconds (it starts at half a second and doubles,
+    /// with jitter, when the server gives no Retry-After).
+    #[arg(long, value_name = "SECS", env = env::BACKOFF_MAX, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    pub backoff_max: u64,
     /// The longest Retry-After to wait out, in seconds; a server asking for longer ends the run.
     #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, default_value_t = 300, help_heading = "Network")]
     pub max_retry_wait: u64,

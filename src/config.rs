@@ -92,6 +92,7 @@ impl Config {
             retry: RetryPolicy {
                 max_attempts: args.max_attempts,
                 max_retry_after: Duration::from_secs(args.max_retry_wait),
+                max_delay: Duration::from_secs(args.backoff_max),
                 ..RetryPolicy::default()
             },
             request_timeout: Duration::from_secs(args.timeout),
