@@ -44,16 +44,18 @@ fn a_wrong_secret_exits_3_and_writes_nothing() {
     let server = Server::fixture();
     let dir = workdir();
     let out = dir.path().join("b.zip");
-    let output = server
-        .export()
-        .env("ROSTER_EXPORT_CLIENT_SECRET", "not-the-secret")
-        .args(["--scope", "roster.readonly"])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let Ran {
+        code,
+        stdout,
+        stderr,
+    } = run_to(
+        server
+            .export()
+            .env("ROSTER_EXPORT_CLIENT_SECRET", "not-the-secret")
+            .args(["--scope", "roster.readonly"]),
+        &out,
+    );
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("401"), "{stderr}");
     assert!(
         stderr.contains("check the client id and secret"),

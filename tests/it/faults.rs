@@ -33,15 +33,8 @@ const CLIENT: [&str; 8] = [
     "1",
 ];
 
-fn export(server: &Server, out: &std::path::Path) -> std::process::Output {
-    server
-        .export()
-        .args(SCOPES)
-        .args(CLIENT)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap()
+fn export(server: &Server, out: &std::path::Path) -> Ran {
+    run_to(server.export().args(SCOPES).args(CLIENT), out)
 }
 
 #[test]
@@ -49,7 +42,7 @@ fn a_fifth_of_pages_failing_still_gives_the_clean_bundle() {
     let dir = workdir();
     let clean_out = dir.path().join("clean.zip");
     let clean = Server::fixture();
-    assert!(export(&clean, &clean_out).status.success());
+    assert_eq!(export(&clean, &clean_out).code, Some(0));
     let clean_bytes = std::fs::read(&clean_out).unwrap();
 
     let mut injected: BTreeMap<String, u64> = BTreeMap::new();
@@ -63,9 +56,9 @@ fn a_fifth_of_pages_failing_still_gives_the_clean_bundle() {
             ..Default::default()
         });
         let out = dir.path().join(format!("faulty-{seed}.zip"));
-        let output = export(&server, &out);
-        let (_, stderr) = text(&output);
-        assert!(output.status.success(), "seed {seed}: {stderr}");
+        let ran = export(&server, &out);
+        let stderr = &ran.stderr;
+        assert_eq!(ran.code, Some(0), "seed {seed}: {stderr}");
         assert!(
             !stderr.contains(SECRET),
             "seed {seed}: the secret stays out of the logs"
@@ -101,15 +94,14 @@ fn a_server_that_always_fails_exits_4_and_keeps_the_previous_bundle() {
         }),
         ..Default::default()
     });
-    let output = broken
-        .export()
-        .args(["--scope", "roster.readonly", "--max-attempts", "2"])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let ran = run_to(
+        broken
+            .export()
+            .args(["--scope", "roster.readonly", "--max-attempts", "2"]),
+        &out,
+    );
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(4), "{stderr}");
     assert!(
         stderr.contains("orgs (GET http://127.0.0.1:"),
         "names the collection and URL: {stderr}"
@@ -137,7 +129,7 @@ fn a_server_that_always_fails_exits_4_and_keeps_the_previous_bundle() {
 fn blackbauds_quota_replies_and_shapes_are_handled() {
     let dir = workdir();
     let clean_out = dir.path().join("clean.zip");
-    assert!(export(&Server::fixture(), &clean_out).status.success());
+    assert_eq!(export(&Server::fixture(), &clean_out).code, Some(0));
     let server = Server::start(SandboxOptions {
         vendor: Vendor::Blackbaud,
         faults: Some(Faults {
@@ -147,9 +139,9 @@ fn blackbauds_quota_replies_and_shapes_are_handled() {
         ..Default::default()
     });
     let out = dir.path().join("bb.zip");
-    let output = export(&server, &out);
-    let (_, stderr) = text(&output);
-    assert!(output.status.success(), "{stderr}");
+    let ran = export(&server, &out);
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(0), "{stderr}");
     assert!(
         stderr.contains("HTTP 403 with Retry-After (quota)"),
         "a quota reply was met: {stderr}"

@@ -14,20 +14,17 @@ fn a_service_the_host_does_not_offer_is_absent_with_a_warning() {
     });
     let dir = workdir();
     let out = dir.path().join("b.zip");
-    let output = server
-        .export()
-        .args([
+    let ran = run_to(
+        server.export().args([
             "--scope",
             "roster.readonly",
             "--scope",
             "roster-demographics.readonly",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert!(output.status.success(), "{stderr}");
+        ]),
+        &out,
+    );
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(0), "{stderr}");
     assert!(
         stderr.contains("does not seem to offer demographics"),
         "{stderr}"
@@ -46,20 +43,17 @@ fn a_scope_the_host_withholds_exits_3_naming_collection_and_scope() {
     });
     let dir = workdir();
     let out = dir.path().join("b.zip");
-    let output = server
-        .export()
-        .args([
+    let ran = run_to(
+        server.export().args([
             "--scope",
             "roster.readonly",
             "--scope",
             "gradebook.readonly",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
+        ]),
+        &out,
+    );
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(3), "{stderr}");
     assert!(
         stderr.contains("categories (GET http://127.0.0.1:"),
         "{stderr}"
@@ -82,15 +76,14 @@ fn totals_that_never_add_up_fail_unless_partial_output_is_allowed() {
     });
     let dir = workdir();
     let out = dir.path().join("b.zip");
-    let output = server
-        .export()
-        .args(["--scope", "roster.readonly", "--only", "orgs,users"])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let ran = run_to(
+        server
+            .export()
+            .args(["--scope", "roster.readonly", "--only", "orgs,users"]),
+        &out,
+    );
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(4), "{stderr}");
     assert!(
         stderr
             .contains("orgs: 3 distinct records arrived but X-Total-Count said 6 (after 5 walks)"),
@@ -98,21 +91,18 @@ fn totals_that_never_add_up_fail_unless_partial_output_is_allowed() {
     );
     assert!(!out.exists());
 
-    let output = server
-        .export()
-        .args([
+    let ran = run_to(
+        server.export().args([
             "--scope",
             "roster.readonly",
             "--only",
             "orgs,users",
             "--allow-partial",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert!(output.status.success(), "{stderr}");
+        ]),
+        &out,
+    );
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(0), "{stderr}");
     let files = bundle_files(&out);
     assert_eq!(manifest(&files)["file.orgs"], "absent");
     assert_eq!(manifest(&files)["file.users"], "absent");

@@ -119,15 +119,9 @@ fn the_shrink_guard_refuses_to_replace_a_much_larger_bundle() {
         district: District::Synthetic { users: 2, seed: 1 },
         ..Default::default()
     });
-    let output = tiny
-        .export()
-        .args(["--scope", "roster.readonly"])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    let ran = run_to(tiny.export().args(["--scope", "roster.readonly"]), &out);
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(4), "{stderr}");
     assert!(
         stderr.contains("would fall from") && stderr.contains("--max-shrink"),
         "{stderr}"

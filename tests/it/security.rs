@@ -17,22 +17,19 @@ fn a_link_to_another_origin_is_refused_and_gets_no_request() {
     });
     let dir = workdir();
     let out = dir.path().join("b.zip");
-    let output = server
-        .export()
-        .args([
+    let ran = run_to(
+        server.export().args([
             "--scope",
             "roster.readonly",
             "--only",
             "users",
             "--page-size",
             "5",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(4), "{stderr}");
+        ]),
+        &out,
+    );
+    let stderr = &ran.stderr;
+    assert_eq!(ran.code, Some(4), "{stderr}");
     assert!(
         stderr.contains("refusing to send credentials to http://127.0.0.2:"),
         "{stderr}"

@@ -250,6 +250,24 @@ pub fn leftovers(dir: &Path, keep: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// What a finished run left: its exit code, stdout and stderr.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` writing to `out`, and collects what it printed.
+pub fn run_to(cmd: &mut assert_cmd::Command, out: &Path) -> Ran {
+    let output = cmd.arg("--out").arg(out).output().unwrap();
+    let (stdout, stderr) = text(&output);
+    Ran {
+        code: output.status.code(),
+        stdout,
+        stderr,
+    }
+}
+
 /// Stdout and stderr of a finished run, as text.
 pub fn text(output: &std::process::Output) -> (String, String) {
     (
