@@ -227,6 +227,9 @@ pub fn bundle_files(path: &Path) -> BTreeMap<String, Vec<u8>> {
             files.insert(name, bytes);
         }
     }
+    for (name, bytes) in &files {
+        assert_no_secret(name, &String::from_utf8_lossy(bytes));
+    }
     files
 }
 
@@ -257,14 +260,26 @@ pub struct Ran {
     pub stderr: String,
 }
 
-/// Runs `cmd` writing to `out`, and collects what it printed.
+/// Runs `cmd` writing to `out`, and collects what it printed, which must never carry a secret.
 pub fn run_to(cmd: &mut assert_cmd::Command, out: &Path) -> Ran {
     let output = cmd.arg("--out").arg(out).output().unwrap();
     let (stdout, stderr) = text(&output);
+    assert_no_secret("stdout", &stdout);
+    assert_no_secret("stderr", &stderr);
     Ran {
         code: output.status.code(),
         stdout,
         stderr,
+    }
+}
+
+/// Every run the suite inspects is also a secret search: the client secret, its Basic encoding
+/// and any bearer token stay out of what the tool prints and writes.
+pub fn assert_no_secret(what: &str, text: &str) {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("demo-client:{SECRET}"));
+    for needle in [SECRET, basic.as_str(), "Bearer "] {
+        assert!(!text.contains(needle), "{what} carries {needle:?}");
     }
 }
 
