@@ -27,10 +27,6 @@ impl Progress {
         Progress { multi: None }
     }
 
-    pub fn is_shown(&self) -> bool {
-        self.multi.is_some()
-    }
-
     /// A bar (or spinner until the total is known) for one collection.
     pub fn collection(&self, name: &str) -> CollectionBar {
         let bar = self.multi.as_ref().map(|m| {
@@ -59,10 +55,6 @@ pub struct CollectionBar {
 }
 
 impl CollectionBar {
-    pub fn hidden() -> CollectionBar {
-        CollectionBar { bar: None }
-    }
-
     pub fn set_total(&self, total: u64) {
         if let Some(bar) = &self.bar {
             bar.set_length(total);

@@ -151,14 +151,10 @@ impl Page {
 
     /// Drops the records for which `keep` says no; used by the pager to de-duplicate.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        let body = &self.body;
-        let text = |r: &Range<usize>| {
-            std::str::from_utf8(&body[r.clone()]).expect("ranges were cut from a parsed str")
-        };
         let mut kept_ids = Vec::with_capacity(self.ids.len());
         let mut kept = Vec::with_capacity(self.records.len());
         for (rec, id) in self.records.iter().zip(&self.ids) {
-            if keep(text(id)) {
+            if keep(slice(&self.body, id)) {
                 kept.push(rec.clone());
                 kept_ids.push(id.clone());
             }
@@ -168,9 +164,14 @@ impl Page {
     }
 
     fn text(&self, r: &Range<usize>) -> &str {
-        // The body parsed as JSON, so it is UTF-8, and the ranges fall on the parser's boundaries.
-        std::str::from_utf8(&self.body[r.clone()]).expect("ranges were cut from a parsed str")
+        slice(&self.body, r)
     }
+}
+
+/// A record or id cut from a page body. The body parsed as JSON, so it is UTF-8, and the ranges
+/// fall on the parser's boundaries.
+fn slice<'a>(body: &'a [u8], r: &Range<usize>) -> &'a str {
+    std::str::from_utf8(&body[r.clone()]).expect("ranges were cut from a parsed str")
 }
 
 /// Appends `json` with the whitespace between tokens removed (strings are kept byte for byte), so

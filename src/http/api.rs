@@ -72,10 +72,6 @@ impl ApiClient {
         }
     }
 
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-
     pub fn transport(&self) -> &Transport {
         &self.transport
     }

@@ -173,10 +173,6 @@ impl Transport {
         &self.client
     }
 
-    pub fn settings(&self) -> &HttpSettings {
-        &self.settings
-    }
-
     /// Sends one attempt once the cooldown has passed and the limiter allows, and reads the body.
     pub async fn send(&self, request: reqwest::Request) -> Result<Reply, AttemptError> {
         self.wait_for_cooldown().await;
