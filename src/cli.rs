@@ -32,6 +32,7 @@ pub mod env {
     pub const BACKOFF_MAX: &str = "ROSTER_EXPORT_BACKOFF_MAX";
     pub const MAX_RETRY_WAIT: &str = "ROSTER_EXPORT_MAX_RETRY_WAIT";
     pub const TIMEOUT: &str = "ROSTER_EXPORT_TIMEOUT";
+    pub const CA_CERT: &str = "ROSTER_EXPORT_CA_CERT";
     pub const QUIET: &str = "ROSTER_EXPORT_QUIET";
     pub const LOG_FORMAT: &str = "ROSTER_EXPORT_LOG_FORMAT";
     pub const NO_PROGRESS: &str = "ROSTER_EXPORT_NO_PROGRESS";
@@ -179,6 +180,10 @@ pub struct ExportArgs {
     /// Seconds one request may take, body included.
     #[arg(long, value_name = "SECS", env = env::TIMEOUT, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
     pub timeout: u64,
+    /// Also trust the certificate authorities in this PEM file (a district server with its own
+    /// certificate, a TLS-inspecting proxy). Repeatable.
+    #[arg(long, value_name = "FILE", env = env::CA_CERT, help_heading = "Network")]
+    pub ca_cert: Vec<PathBuf>,
 
     /// Print only errors.
     #[arg(short, long, env = env::QUIET, help_heading = "Logging")]

@@ -96,6 +96,7 @@ impl Config {
                 ..RetryPolicy::default()
             },
             request_timeout: Duration::from_secs(args.timeout),
+            ca_certs: args.ca_cert.clone(),
             ..HttpSettings::default()
         };
         let pager = PagerSettings {

@@ -41,6 +41,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Largest response body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// PEM files of extra certificate authorities to trust (`--ca-cert`).
+    pub ca_certs: Vec<std::path::PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -52,6 +54,7 @@ impl Default for HttpSettings {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
             max_body_bytes: 256 * 1024 * 1024,
+            ca_certs: Vec::new(),
         }
     }
 }
