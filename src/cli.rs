@@ -33,6 +33,27 @@ pub mod env {
     pub const MAX_RETRY_WAIT: &str = "ROSTER_EXPORT_MAX_RETRY_WAIT";
     pub const TIMEOUT: &str = "ROSTER_EXPORT_TIMEOUT";
     pub const CA_CERT: &str = "ROSTER_EXPORT_CA_CERT";
+    pub const PROFILE: &str = "ROSTER_EXPORT_PROFILE";
+    pub const CONFIG: &str = "ROSTER_EXPORT_CONFIG";
+    pub const PROVIDER: &str = "ROSTER_EXPORT_PROVIDER";
+    pub const AUTH: &str = "ROSTER_EXPORT_AUTH";
+    pub const CLIENT_AUTH: &str = "ROSTER_EXPORT_CLIENT_AUTH";
+    pub const SCOPE_AS_WRITTEN: &str = "ROSTER_EXPORT_SCOPE_AS_WRITTEN";
+    pub const OIDC_AUTHORITY: &str = "ROSTER_EXPORT_OIDC_AUTHORITY";
+    pub const TOKEN_STORE: &str = "ROSTER_EXPORT_TOKEN_STORE";
+    pub const REFRESH_TOKEN: &str = "ROSTER_EXPORT_REFRESH_TOKEN";
+    pub const REFRESH_TOKEN_FILE: &str = "ROSTER_EXPORT_REFRESH_TOKEN_FILE";
+    pub const PRESERVE_REFRESH_TOKEN: &str = "ROSTER_EXPORT_PRESERVE_REFRESH_TOKEN";
+    pub const REFRESH_TOKEN_WARN_DAYS: &str = "ROSTER_EXPORT_REFRESH_TOKEN_WARN_DAYS";
+    pub const USERNAME: &str = "ROSTER_EXPORT_USERNAME";
+    pub const PASSWORD: &str = "ROSTER_EXPORT_PASSWORD";
+    pub const PASSWORD_FILE: &str = "ROSTER_EXPORT_PASSWORD_FILE";
+    pub const ACCESS_TOKEN: &str = "ROSTER_EXPORT_ACCESS_TOKEN";
+    pub const ACCESS_TOKEN_FILE: &str = "ROSTER_EXPORT_ACCESS_TOKEN_FILE";
+    pub const SIGNATURE_METHOD: &str = "ROSTER_EXPORT_SIGNATURE_METHOD";
+    /// Extra request headers, one `Name: value` per line (values are kept secret).
+    pub const HEADERS: &str = "ROSTER_EXPORT_HEADERS";
+    pub const HEADER_FILE: &str = "ROSTER_EXPORT_HEADER_FILE";
     pub const QUIET: &str = "ROSTER_EXPORT_QUIET";
     pub const LOG_FORMAT: &str = "ROSTER_EXPORT_LOG_FORMAT";
     pub const NO_PROGRESS: &str = "ROSTER_EXPORT_NO_PROGRESS";
@@ -92,6 +113,37 @@ pub struct Cli {
 pub enum Command {
     /// Run the built-in OneRoster v1.1 sandbox server and print its URLs and demo credentials.
     Sandbox(SandboxArgs),
+    /// Print an access token on stdout (and nothing else), e.g. for curl while debugging.
+    Token(TokenArgs),
+    /// Stored credentials: rotate the refresh token on demand.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// List the profiles in the config file, with where each one's secrets come from.
+    Profiles(ProfilesArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Trade the stored refresh token for a new one now and save it (--auth refresh-token).
+    Rotate(TokenArgs),
+}
+
+/// The options of `token` and `auth rotate`: how to reach and authenticate, no output.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    /// The config file to read (default: the platform's config folder, roster-export/config.toml).
+    #[arg(long, value_name = "FILE", env = env::CONFIG)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,15 +154,67 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the tool authenticates to the host (ONEROSTER.md §2.1, §2.1b).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    /// OAuth 2.0 client credentials (the default).
+    ClientCredentials,
+    /// OAuth 2.0 refresh token kept in --token-store and rotated as the host asks.
+    RefreshToken,
+    /// OAuth 2.0 resource-owner password grant (a service user), token URL from --oidc-authority.
+    Password,
+    /// OAuth 1.0a: every request signed with the client id and secret (HMAC-SHA256 or -SHA1).
+    #[value(name = "oauth1")]
+    #[serde(rename = "oauth1")]
+    OAuth1,
+    /// A ready access token from ROSTER_EXPORT_ACCESS_TOKEN or --access-token-file.
+    Bearer,
+}
+
+/// How the client id and secret travel on token requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    /// HTTP Basic base64(id:secret), not URL-encoded (what OneRoster hosts expect).
+    #[default]
+    Basic,
+    /// client_id and client_secret as form fields in the body.
+    Body,
+}
+
+/// Hosts whose URLs and habits are known (ONEROSTER.md §8); every value can be overridden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderName {
+    /// Blackbaud's OneRoster API (SKY afe-rostr): client credentials.
+    Blackbaud,
+    /// Blackbaud SKY APIs with a user-authorized refresh token and the Bb-Api-Subscription-Key header.
+    BlackbaudSky,
+    /// A ClassLink Roster Server, reached directly: OAuth 1.0a with HMAC-SHA256 (--base-url per district).
+    Classlink,
+}
+
+/// Where the data comes from and how to authenticate: shared by an export, `token` and `auth rotate`.
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub struct ConnectionArgs {
+    /// Use this profile of the config file (URLs, client id, scopes, output, secrets by reference).
+    #[arg(long, value_name = "NAME", env = env::PROFILE, help_heading = "Connection")]
+    pub profile: Option<String>,
+    /// The config file holding the profiles (default: the platform's config folder,
+    /// roster-export/config.toml).
+    #[arg(long, value_name = "FILE", env = env::CONFIG, help_heading = "Connection")]
+    pub config: Option<PathBuf>,
+    /// Fill in a known host's token and base URLs, auth and headers.
+    #[arg(long, value_name = "NAME", env = env::PROVIDER, value_enum, help_heading = "Connection")]
+    pub provider: Option<ProviderName>,
     /// The API base URL: either ending in /ims/oneroster/v1p1 or the root it hangs off.
     #[arg(long, value_name = "URL", env = env::BASE_URL, help_heading = "Connection")]
     pub base_url: Option<String>,
-    /// The OAuth 2.0 token URL (vendor specific).
+    /// The OAuth 2.0 token URL (vendor specific; it may be on another host or path than the API).
     #[arg(long, value_name = "URL", env = env::TOKEN_URL, help_heading = "Connection")]
     pub token_url: Option<String>,
-    /// The OAuth client id (key).
+    /// The OAuth client id (key); the consumer key under --auth oauth1.
     #[arg(long, value_name = "ID", env = env::CLIENT_ID, help_heading = "Connection")]
     pub client_id: Option<String>,
     /// The client secret. Prefer the environment variable or --client-secret-file: process lists show flags.
@@ -119,51 +223,76 @@ pub struct ExportArgs {
     /// Read the client secret from this file (trailing newline ignored).
     #[arg(long, value_name = "FILE", env = env::CLIENT_SECRET_FILE, help_heading = "Connection")]
     pub client_secret_file: Option<PathBuf>,
-    /// Start the built-in sandbox server on loopback and export from it: no account needed.
-    #[arg(long, env = env::DEMO, conflicts_with_all = ["base_url", "token_url", "client_id"], help_heading = "Connection")]
+    /// Start the built-in sandbox server on loopback and use it: no account needed.
+    #[arg(long, env = env::DEMO, conflicts_with_all = ["base_url", "token_url", "client_id", "profile", "provider"], help_heading = "Connection")]
     pub demo: bool,
+    /// Extra request header for the API, `Name: value` (e.g. Bb-Api-Subscription-Key). Values are
+    /// kept out of logs; prefer ROSTER_EXPORT_HEADERS or --header-file for secret ones. Repeatable.
+    #[arg(
+        long = "header",
+        value_name = "NAME: VALUE",
+        help_heading = "Connection"
+    )]
+    pub headers: Vec<String>,
+    /// Read extra API request headers from this file, one `Name: value` per line.
+    #[arg(long, value_name = "FILE", env = env::HEADER_FILE, help_heading = "Connection")]
+    pub header_file: Option<PathBuf>,
+
+    /// How to authenticate [default: client-credentials].
+    #[arg(long, value_name = "KIND", env = env::AUTH, value_enum, help_heading = "Authentication")]
+    pub auth: Option<AuthKind>,
+    /// How the client id and secret are sent on token requests [default: basic].
+    #[arg(long, value_name = "STYLE", env = env::CLIENT_AUTH, value_enum, help_heading = "Authentication")]
+    pub client_auth: Option<ClientAuth>,
+    /// Send the scopes exactly as written instead of expanding short names to v1p1 URIs (for
+    /// hosts that know only the short names).
+    #[arg(long, env = env::SCOPE_AS_WRITTEN, help_heading = "Authentication")]
+    pub scope_as_written: bool,
+    /// --auth password: the OpenID Connect authority; its /.well-known/openid-configuration names
+    /// the token URL (--token-url overrides it).
+    #[arg(long, value_name = "URL", env = env::OIDC_AUTHORITY, help_heading = "Authentication")]
+    pub oidc_authority: Option<String>,
+    /// --auth password: the user name.
+    #[arg(long, value_name = "NAME", env = env::USERNAME, help_heading = "Authentication")]
+    pub username: Option<String>,
+    /// --auth password: read the password from this file (or set ROSTER_EXPORT_PASSWORD).
+    #[arg(long, value_name = "FILE", env = env::PASSWORD_FILE, help_heading = "Authentication")]
+    pub password_file: Option<PathBuf>,
+    /// --auth refresh-token: the file (0600) that keeps the refresh token; it is rewritten
+    /// atomically whenever the host hands out a new one. Created from ROSTER_EXPORT_REFRESH_TOKEN
+    /// or --refresh-token-file when it does not exist yet.
+    #[arg(long, value_name = "FILE", env = env::TOKEN_STORE, help_heading = "Authentication")]
+    pub token_store: Option<PathBuf>,
+    /// --auth refresh-token: the first refresh token, read only to create a missing --token-store.
+    #[arg(long, value_name = "FILE", env = env::REFRESH_TOKEN_FILE, help_heading = "Authentication")]
+    pub refresh_token_file: Option<PathBuf>,
+    /// --auth refresh-token: ask the host to keep the refresh token (preserve_refresh_token=true)
+    /// instead of rotating it on every use; rotate with `roster-export auth rotate`.
+    #[arg(long, env = env::PRESERVE_REFRESH_TOKEN, help_heading = "Authentication")]
+    pub preserve_refresh_token: bool,
+    /// --auth refresh-token: warn when the stored refresh token is older than this many days
+    /// (Blackbaud's last 365) [default: 330].
+    #[arg(long, value_name = "DAYS", env = env::REFRESH_TOKEN_WARN_DAYS, help_heading = "Authentication")]
+    pub refresh_token_warn_days: Option<u32>,
+    /// --auth bearer: read the access token from this file (or set ROSTER_EXPORT_ACCESS_TOKEN).
+    #[arg(long, value_name = "FILE", env = env::ACCESS_TOKEN_FILE, help_heading = "Authentication")]
+    pub access_token_file: Option<PathBuf>,
+    /// --auth oauth1: hmac-sha256 or hmac-sha1 [default: hmac-sha256].
+    #[arg(long, value_name = "METHOD", env = env::SIGNATURE_METHOD, help_heading = "Authentication")]
+    pub signature_method: Option<String>,
 
     /// Scopes to request: roster-core.readonly, roster.readonly, roster-demographics.readonly,
     /// gradebook.readonly, resource.readonly, or full scope URIs. Repeat or separate with commas.
     #[arg(long = "scope", value_name = "SCOPE", env = env::SCOPE, value_delimiter = ',', help_heading = "Selection")]
     pub scopes: Vec<String>,
-    /// Export only these collections (comma-separated), e.g. users,enrollments.
-    #[arg(long, value_name = "LIST", env = env::ONLY, value_delimiter = ',', help_heading = "Selection")]
-    pub only: Vec<String>,
+}
 
-    /// Where to write: a path ending in .zip writes a zip, any other path a folder; `-` with
-    /// --format ndjson streams to stdout.
-    #[arg(long, value_name = "PATH", env = env::OUT, help_heading = "Output")]
-    pub out: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_name = "FORMAT", env = env::FORMAT, value_enum, default_value_t = Format::Csv, help_heading = "Output")]
-    pub format: Format,
-    /// Write users' passwords into users.csv (blank by default).
-    #[arg(long, env = env::INCLUDE_PASSWORDS, help_heading = "Output")]
-    pub include_passwords: bool,
-    /// The manifest's source.systemCode, e.g. a district id.
-    #[arg(long, value_name = "CODE", env = env::SYSTEM_CODE, help_heading = "Output")]
-    pub system_code: Option<String>,
-
-    /// Refuse to replace earlier output when a file would lose more than this share of its
-    /// records (consumers treat missing rows as deletions): a percentage, or `off`.
-    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, default_value = "50", value_parser = parse_max_shrink, help_heading = "Output")]
-    pub max_shrink: ShrinkLimit,
-
-    /// When a collection does not add up even after walking it again, publish the complete ones
-    /// and mark it absent instead of failing the run.
-    #[arg(long, env = env::ALLOW_PARTIAL, help_heading = "Output")]
-    pub allow_partial: bool,
-
-    /// Records asked for per request; hosts may send fewer, and the pager copes.
-    #[arg(long, value_name = "N", env = env::PAGE_SIZE, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
-    pub page_size: u64,
-    /// Requests in flight at once.
-    #[arg(long, value_name = "N", env = env::CONCURRENCY, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Network")]
-    pub concurrency: u32,
-    /// Requests per second across the run, token requests included.
-    #[arg(long, value_name = "R", env = env::RATE, default_value_t = 10.0, help_heading = "Network")]
-    pub rate: f64,
+/// Pacing, retries and trust: shared by every command that talks to a host.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// Requests per second across the run, token requests included [default: 10].
+    #[arg(long, value_name = "R", env = env::RATE, help_heading = "Network")]
+    pub rate: Option<f64>,
     /// Requests the rate limiter lets through at once after a pause.
     #[arg(long, value_name = "N", env = env::BURST, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
     pub burst: u32,
@@ -184,7 +313,10 @@ pub struct ExportArgs {
     /// certificate, a TLS-inspecting proxy). Repeatable.
     #[arg(long, value_name = "FILE", env = env::CA_CERT, help_heading = "Network")]
     pub ca_cert: Vec<PathBuf>,
+}
 
+#[derive(Debug, Args)]
+pub struct LoggingArgs {
     /// Print only errors.
     #[arg(short, long, env = env::QUIET, help_heading = "Logging")]
     pub quiet: bool,
@@ -197,6 +329,52 @@ pub struct ExportArgs {
     /// Never draw progress bars (they only appear when stderr is a terminal anyway).
     #[arg(long, env = env::NO_PROGRESS, help_heading = "Logging")]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// Export only these collections (comma-separated), e.g. users,enrollments.
+    #[arg(long, value_name = "LIST", env = env::ONLY, value_delimiter = ',', help_heading = "Selection")]
+    pub only: Vec<String>,
+
+    /// Where to write: a path ending in .zip writes a zip, any other path a folder; `-` with
+    /// --format ndjson streams to stdout.
+    #[arg(long, value_name = "PATH", env = env::OUT, help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Output format [default: csv].
+    #[arg(long, value_name = "FORMAT", env = env::FORMAT, value_enum, help_heading = "Output")]
+    pub format: Option<Format>,
+    /// Write users' passwords into users.csv (blank by default).
+    #[arg(long, env = env::INCLUDE_PASSWORDS, help_heading = "Output")]
+    pub include_passwords: bool,
+    /// The manifest's source.systemCode, e.g. a district id.
+    #[arg(long, value_name = "CODE", env = env::SYSTEM_CODE, help_heading = "Output")]
+    pub system_code: Option<String>,
+
+    /// Refuse to replace earlier output when a file would lose more than this share of its
+    /// records (consumers treat missing rows as deletions): a percentage, or `off`.
+    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, default_value = "50", value_parser = parse_max_shrink, help_heading = "Output")]
+    pub max_shrink: ShrinkLimit,
+
+    /// When a collection does not add up even after walking it again, publish the complete ones
+    /// and mark it absent instead of failing the run.
+    #[arg(long, env = env::ALLOW_PARTIAL, help_heading = "Output")]
+    pub allow_partial: bool,
+
+    /// Records asked for per request; hosts may send fewer, and the pager copes [default: 5000].
+    #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    pub page_size: Option<u64>,
+    /// Requests in flight at once [default: 4].
+    #[arg(long, value_name = "N", env = env::CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Network")]
+    pub concurrency: Option<u32>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+
+    #[command(flatten)]
+    pub logging: LoggingArgs,
 }
 
 /// `--max-shrink`: a limit, or none (`off`).

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, StoreError};
 use crate::export::ExportError;
 use crate::http::{ApiError, HttpError};
 use crate::pager::PagerError;
@@ -76,8 +76,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => exit::USAGE,
-            Error::Auth(e) if matches!(**e, AuthError::Unreachable(_)) => exit::SERVER,
-            Error::Auth(_) => exit::AUTH,
+            Error::Auth(e) => auth_exit_code(e),
             Error::Pager(e) => match &**e {
                 PagerError::Api(api) => api_exit_code(api),
                 _ => exit::SERVER,
@@ -100,15 +99,24 @@ impl Error {
     }
 }
 
+fn auth_exit_code(err: &AuthError) -> u8 {
+    match err {
+        AuthError::Unreachable(_) => exit::SERVER,
+        // A missing, mismatched or damaged token store is a setup mistake.
+        AuthError::NoRefreshToken { .. }
+        | AuthError::StoreMismatch { .. }
+        | AuthError::Store(StoreError::Corrupt { .. }) => exit::USAGE,
+        AuthError::Store(_) => exit::OUTPUT,
+        AuthError::Refused { .. }
+        | AuthError::BadReply { .. }
+        | AuthError::RefreshRefused { .. } => exit::AUTH,
+    }
+}
+
 fn api_exit_code(err: &ApiError) -> u8 {
     match err {
-        ApiError::Auth {
-            source: AuthError::Unreachable(_),
-            ..
-        } => exit::SERVER,
-        ApiError::Auth { .. } | ApiError::Unauthorized { .. } | ApiError::Forbidden { .. } => {
-            exit::AUTH
-        }
+        ApiError::Auth { source, .. } => auth_exit_code(source),
+        ApiError::Unauthorized { .. } | ApiError::Forbidden { .. } => exit::AUTH,
         ApiError::Http(_) | ApiError::Page { .. } => exit::SERVER,
     }
 }

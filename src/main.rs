@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
-use roster_export::cli::{Cli, Command};
+use roster_export::cli::{AuthCommand, Cli, Command};
 use roster_export::{app, error};
 
 fn main() -> ExitCode {
@@ -27,6 +27,9 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Some(Command::Sandbox(args)) => runtime.block_on(app::sandbox(args)),
+        Some(Command::Token(args)) => runtime.block_on(app::token(args, false)),
+        Some(Command::Auth(AuthCommand::Rotate(args))) => runtime.block_on(app::token(args, true)),
+        Some(Command::Profiles(args)) => app::profiles(args),
         None => runtime.block_on(app::export(cli.export, secret_on_command_line)),
     };
     // Stuck connections must not hold up the exit.

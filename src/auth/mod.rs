@@ -3,10 +3,16 @@
 //! when the server rejects a token it should have accepted.
 //!
 //! Callers only ever call [`TokenSource::authorize`] on a built request and
-//! [`TokenSource::reject`] on a 401, so further grants (refresh token, password, request signing)
-//! slot in as new [`Grant`] variants without touching them.
+//! [`TokenSource::reject`] on a 401, whatever the grant: OAuth 2.0 client credentials, a stored
+//! refresh token, a password with OIDC discovery, a ready bearer token, or OAuth 1.0a signing of
+//! each request (which has no token at all).
 
 mod client_credentials;
+pub mod oauth1;
+mod password;
+mod refresh;
+pub mod store;
+mod token_endpoint;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +24,11 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 pub use client_credentials::ClientCredentials;
+pub use oauth1::{OAuth1Signer, SignatureMethod};
+pub use password::{PasswordGrant, TokenUrl};
+pub use refresh::{RefreshTokenGrant, Rotation};
+pub use store::{StoreError, TokenStore};
+pub use token_endpoint::TokenEndpoint;
 
 use crate::http::{HttpError, Transport};
 
@@ -26,6 +37,41 @@ use crate::http::{HttpError, Transport};
 pub enum Grant {
     /// OAuth 2.0 client credentials (ONEROSTER.md §2.1).
     ClientCredentials(ClientCredentials),
+    /// A refresh token kept in a token store (ONEROSTER.md §2.1b).
+    RefreshToken(Box<RefreshTokenGrant>),
+    /// A user name and password, the token URL found by OIDC discovery (ONEROSTER.md §2.1b).
+    Password(Box<PasswordGrant>),
+    /// OAuth 1.0a: each request signed; no token (ONEROSTER.md §2.1).
+    OAuth1(OAuth1Signer),
+    /// An access token obtained out of band; it cannot be renewed.
+    Bearer(SecretString),
+}
+
+impl Grant {
+    /// The `--auth` name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials(_) => "client-credentials",
+            Grant::RefreshToken(_) => "refresh-token",
+            Grant::Password(_) => "password",
+            Grant::OAuth1(_) => "oauth1",
+            Grant::Bearer(_) => "bearer",
+        }
+    }
+
+    /// What to check when the API still answers 401 after a fresh credential.
+    pub fn unauthorized_hint(&self) -> &'static str {
+        match self {
+            Grant::OAuth1(_) => {
+                "the signed request was refused: check the client id (consumer key), the secret \
+                 and --signature-method"
+            }
+            Grant::Bearer(_) => {
+                "the access token was refused: it may have expired; supply a new one"
+            }
+            _ => "even a freshly fetched token was refused",
+        }
+    }
 }
 
 /// Why no credentials could be had.
@@ -33,13 +79,37 @@ pub enum Grant {
 pub enum AuthError {
     #[error("the token endpoint refused the request: {source}{hint}")]
     Refused {
-        source: HttpError,
+        source: Box<HttpError>,
         hint: &'static str,
     },
     #[error("the token endpoint could not be reached: {0}")]
-    Unreachable(HttpError),
+    Unreachable(Box<HttpError>),
     #[error("the token endpoint {url} sent a reply that is not a token: {reason}")]
     BadReply { url: String, reason: String },
+    #[error(
+        "the refresh token in {store} (received {issued_at}) was refused: {source}; it may have \
+         expired, been revoked, or been replaced by a run that stopped before saving the new one. \
+         Authorize the app again and put the new refresh token in ROSTER_EXPORT_REFRESH_TOKEN after \
+         moving {store} aside"
+    )]
+    RefreshRefused {
+        store: String,
+        issued_at: jiff::Timestamp,
+        source: Box<AuthError>,
+    },
+    #[error(
+        "no refresh token: the token store {store} does not exist yet; set ROSTER_EXPORT_REFRESH_TOKEN \
+         or --refresh-token-file to the token the authorization gave you"
+    )]
+    NoRefreshToken { store: String },
+    #[error("the token store {store} holds the refresh token of {stored}, not of {wanted}")]
+    StoreMismatch {
+        store: String,
+        stored: String,
+        wanted: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// An access token as the server issued it. `Debug` never shows the value.
@@ -108,11 +178,43 @@ impl TokenSource {
     /// Fetches a token now unless a fresh one is cached, so bad credentials fail before any
     /// output is prepared.
     pub async fn ensure_fresh(&self) -> Result<(), AuthError> {
+        if matches!(self.grant, Grant::OAuth1(_)) {
+            return Ok(());
+        }
         self.current().await.map(|_| ())
     }
 
-    /// Puts credentials on `request`, fetching a token first when none is fresh.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// The access token itself (for `roster-export token`); `None` under OAuth 1.0a.
+    pub async fn access_token(&self) -> Result<Option<SecretString>, AuthError> {
+        if matches!(self.grant, Grant::OAuth1(_)) {
+            return Ok(None);
+        }
+        let (header, _) = self.current().await?;
+        let value = header.to_str().unwrap_or_default();
+        Ok(Some(SecretString::from(
+            value.strip_prefix("Bearer ").unwrap_or(value).to_string(),
+        )))
+    }
+
+    /// `auth rotate`: a new refresh token now; `None` unless the grant is a refresh token.
+    pub async fn rotate(&self) -> Result<Option<Rotation>, AuthError> {
+        match &self.grant {
+            Grant::RefreshToken(grant) => grant.rotate(&self.transport).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Puts credentials on `request`, fetching a token first when none is fresh (or signing it,
+    /// under OAuth 1.0a, over exactly the URL it will be sent to).
     pub async fn authorize(&self, request: &mut reqwest::Request) -> Result<Credential, AuthError> {
+        if let Grant::OAuth1(signer) = &self.grant {
+            signer.sign(request);
+            return Ok(Credential { generation: 0 });
+        }
         let (header, credential) = self.current().await?;
         request.headers_mut().insert(AUTHORIZATION, header);
         Ok(credential)
@@ -130,7 +232,15 @@ impl TokenSource {
             ));
         }
         let token = match &self.grant {
-            Grant::ClientCredentials(cc) => cc.fetch(&self.transport).await?,
+            Grant::ClientCredentials(grant) => grant.fetch(&self.transport).await?,
+            Grant::RefreshToken(grant) => grant.fetch(&self.transport).await?,
+            Grant::Password(grant) => grant.fetch(&self.transport).await?,
+            Grant::Bearer(token) => AccessToken {
+                value: token.clone(),
+                // Never renewed: kept until the server refuses it.
+                expires_in: Duration::from_secs(100 * 365 * 86_400),
+            },
+            Grant::OAuth1(_) => unreachable!("OAuth 1.0a signs requests instead"),
         };
         self.fetched.fetch_add(1, Ordering::Relaxed);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;

@@ -43,7 +43,8 @@ pub use shrink::MaxShrink;
 use crate::oneroster::{CollectionId, CsvFile};
 
 /// The output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// A OneRoster 1.1 CSV bundle: manifest.csv plus one file per type (a folder, or a zip when
     /// the output name ends in .zip).

@@ -20,9 +20,10 @@ pub enum ApiError {
     Http(#[from] HttpError),
     #[error("{target}: {source}")]
     Auth { target: Target, source: AuthError },
-    #[error("{target}: HTTP 401 even with a freshly fetched token{}", suffix(.info))]
+    #[error("{target}: HTTP 401{} — {hint}", suffix(.info))]
     Unauthorized {
         target: Target,
+        hint: &'static str,
         info: Option<Box<StatusInfo>>,
     },
     #[error(
@@ -60,15 +61,23 @@ pub struct ApiClient {
     transport: Arc<Transport>,
     tokens: Arc<TokenSource>,
     base: Url,
+    /// Extra headers (`--header`, a provider's subscription key), for the API origin only.
+    headers: HeaderMap,
 }
 
 impl ApiClient {
     /// `base` must end in `/` (config normalises it).
-    pub fn new(transport: Arc<Transport>, tokens: Arc<TokenSource>, base: Url) -> ApiClient {
+    pub fn new(
+        transport: Arc<Transport>,
+        tokens: Arc<TokenSource>,
+        base: Url,
+        headers: HeaderMap,
+    ) -> ApiClient {
         ApiClient {
             transport,
             tokens,
             base,
+            headers,
         }
     }
 
@@ -120,6 +129,7 @@ impl ApiClient {
                         .client()
                         .get(url.clone())
                         .header(ACCEPT, "application/json")
+                        .headers(self.headers.clone())
                         .build()
                     {
                         Ok(r) => r,
@@ -152,6 +162,7 @@ impl ApiClient {
                             if refreshed.swap(true, std::sync::atomic::Ordering::Relaxed) {
                                 return Step::Fatal(ApiError::Unauthorized {
                                     target: target.clone(),
+                                    hint: self.tokens.grant().unauthorized_hint(),
                                     info,
                                 });
                             }

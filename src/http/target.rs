@@ -11,17 +11,42 @@ use crate::oneroster::CollectionId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub collection: Option<CollectionId>,
-    pub method: &'static str,
+    pub kind: Kind,
     /// `scheme://host[:port]/path`, without user info or query.
     pub url: String,
     pub offset: Option<u64>,
+}
+
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Page,
+    Token,
+    Discovery,
+}
+
+impl Kind {
+    fn method(self) -> &'static str {
+        match self {
+            Kind::Page | Kind::Discovery => "GET",
+            Kind::Token => "POST",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Page => "page",
+            Kind::Token => "token request",
+            Kind::Discovery => "OIDC discovery",
+        }
+    }
 }
 
 impl Target {
     pub fn page(collection: CollectionId, url: &Url, offset: u64) -> Target {
         Target {
             collection: Some(collection),
-            method: "GET",
+            kind: Kind::Page,
             url: safe_url(url),
             offset: Some(offset),
         }
@@ -30,7 +55,16 @@ impl Target {
     pub fn token(url: &Url) -> Target {
         Target {
             collection: None,
-            method: "POST",
+            kind: Kind::Token,
+            url: safe_url(url),
+            offset: None,
+        }
+    }
+
+    pub fn discovery(url: &Url) -> Target {
+        Target {
+            collection: None,
+            kind: Kind::Discovery,
             url: safe_url(url),
             offset: None,
         }
@@ -40,8 +74,14 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.collection {
-            Some(c) => write!(f, "{c} ({} {}", self.method, self.url)?,
-            None => write!(f, "token request ({} {}", self.method, self.url)?,
+            Some(c) => write!(f, "{c} ({} {}", self.kind.method(), self.url)?,
+            None => write!(
+                f,
+                "{} ({} {}",
+                self.kind.label(),
+                self.kind.method(),
+                self.url
+            )?,
         }
         if let Some(offset) = self.offset {
             write!(f, ", offset {offset}")?;

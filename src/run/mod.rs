@@ -5,74 +5,42 @@
 mod sink;
 mod summary;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 pub use summary::{CollectionSummary, RunSummary};
 
-use crate::auth::{ClientCredentials, Grant, TokenSource};
-use crate::config::{Config, Source};
+use crate::auth::TokenSource;
+use crate::config::{Config, Plan};
 use crate::error::Error;
 use crate::export::{Bundle, Destination};
 use crate::http::{ApiClient, ApiError, Transport};
-use crate::oneroster::{CollectionId, scope_param};
+use crate::oneroster::CollectionId;
 use crate::pager::{self, PagerError};
 use crate::progress::Progress;
-use crate::sandbox::{Sandbox, SandboxOptions};
 use sink::SinkWorker;
 
 /// Runs the export described by `config`, stopping cleanly on Ctrl-C or SIGTERM.
 pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error> {
     let started = Instant::now();
-    // Keeps the demo server alive for the whole run.
-    let mut demo: Option<Sandbox> = None;
-    let (base_url, grant) = match &config.source {
-        Source::Demo => {
-            let options = SandboxOptions::default();
-            let loopback: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
-            let sandbox = Sandbox::start(options.clone(), loopback)
-                .await
-                .map_err(|e| Error::Internal(format!("could not start the demo sandbox: {e}")))?;
-            tracing::info!(base_url = %sandbox.base_url(), "started the demo sandbox");
-            let base = crate::config::base_url(&sandbox.base_url())?;
-            let token_url = url::Url::parse(&sandbox.token_url())
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let grant = ClientCredentials {
-                token_url,
-                client_id: options.client_id.clone(),
-                client_secret: options.client_secret.clone().into(),
-                scope: scope_param(&config.scopes),
-            };
-            demo = Some(sandbox);
-            (base, grant)
-        }
-        Source::Remote(remote) => (
-            remote.base_url.clone(),
-            ClientCredentials {
-                token_url: remote.token_url.clone(),
-                client_id: remote.client_id.clone(),
-                client_secret: remote.client_secret.clone(),
-                scope: scope_param(&config.scopes),
-            },
-        ),
-    };
-
-    let transport = Transport::new(config.http.clone())?;
-    let tokens = Arc::new(TokenSource::new(
-        Grant::ClientCredentials(grant),
+    let Config { connection, plan } = config;
+    let base_url = connection
+        .base_url
+        .ok_or_else(|| Error::Internal("an export needs a base URL".into()))?;
+    let transport = Transport::new(connection.http)?;
+    let tokens = Arc::new(TokenSource::new(connection.grant, transport.clone()));
+    let api = Arc::new(ApiClient::new(
         transport.clone(),
+        tokens.clone(),
+        base_url,
+        connection.headers,
     ));
-    let api = Arc::new(ApiClient::new(transport.clone(), tokens.clone(), base_url));
 
     let outcome = tokio::select! {
-        outcome = export(&config, api, &progress) => outcome,
+        outcome = export(&plan, api, &progress) => outcome,
         signal = shutdown_signal() => Err(signal),
     };
-    if let Some(sandbox) = demo {
-        sandbox.shutdown().await;
-    }
     let (collections, output) = outcome?;
     Ok(RunSummary {
         collections,
@@ -85,15 +53,15 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
 }
 
 async fn export(
-    config: &Config,
+    plan: &Plan,
     api: Arc<ApiClient>,
     progress: &Progress,
 ) -> Result<(Vec<CollectionSummary>, crate::export::PublishReport), Error> {
     // Credentials first: a wrong secret fails before any output is prepared.
     api.tokens().ensure_fresh().await?;
-    let bundle = Bundle::create(&config.output, &config.collections)?;
+    let bundle = Bundle::create(&plan.output, &plan.collections)?;
     let worker = SinkWorker::start(bundle);
-    match export_collections(config, &api, progress, &worker).await {
+    match export_collections(plan, &api, progress, &worker).await {
         Ok(collections) => {
             let report = worker.publish().await?;
             Ok((collections, report))
@@ -106,14 +74,14 @@ async fn export(
 }
 
 async fn export_collections(
-    config: &Config,
+    plan: &Plan,
     api: &Arc<ApiClient>,
     progress: &Progress,
     worker: &SinkWorker,
 ) -> Result<Vec<CollectionSummary>, Error> {
     let mut summaries = Vec::new();
-    for &id in &config.collections {
-        if let Some(summary) = export_collection(config, api, progress, worker, id).await? {
+    for &id in &plan.collections {
+        if let Some(summary) = export_collection(plan, api, progress, worker, id).await? {
             summary.log();
             summaries.push(summary);
         }
@@ -124,7 +92,7 @@ async fn export_collections(
 /// Walks one collection into the bundle, walking it again when the result does not add up.
 /// `None` when the collection is left out (absent) rather than failing the run.
 async fn export_collection(
-    config: &Config,
+    plan: &Plan,
     api: &Arc<ApiClient>,
     progress: &Progress,
     worker: &SinkWorker,
@@ -135,7 +103,7 @@ async fn export_collection(
     let requests_before = counters.requests.load(Ordering::Relaxed);
     let retries_before = counters.retries.load(Ordering::Relaxed);
     // Lines already streamed to stdout cannot be taken back, so there a doubt is final.
-    let walks = if config.output.destination == Destination::Stdout {
+    let walks = if plan.output.destination == Destination::Stdout {
         1
     } else {
         1 + MAX_REWALKS
@@ -143,7 +111,7 @@ async fn export_collection(
     for walk in 1..=walks {
         let bar = progress.collection(collection.name);
         let (pages, drained) = worker.collection(id).await?;
-        let walked = pager::walk(api.clone(), collection, &config.pager, &pages, &bar).await;
+        let walked = pager::walk(api.clone(), collection, &plan.pager, &pages, &bar).await;
         drop(pages);
         // The writer's own failure explains a pager that found the channel closed.
         drained.await.unwrap_or_else(|_| Err(sink::gone()))?;
@@ -192,7 +160,7 @@ async fn export_collection(
             );
             continue;
         }
-        if config.allow_partial {
+        if plan.allow_partial {
             tracing::warn!(
                 collection = collection.name,
                 "{}: {doubt} after {walk} walks; left out (absent) because of --allow-partial",

@@ -97,6 +97,20 @@ pub struct SandboxOptions {
     /// Put this origin (`http://host:port`) in `Link` URLs instead of the server's own, as a
     /// misconfigured or hostile host would.
     pub link_origin: Option<String>,
+    /// The service user the password grant accepts.
+    pub username: String,
+    pub password: String,
+    /// Refresh tokens valid at start (a user authorized the app out of band). Each use of one
+    /// retires it and issues a new one, unless the request asks to preserve it.
+    pub refresh_tokens: Vec<String>,
+    /// Wait this long before answering a refresh-token grant, after the old token is retired: a
+    /// window in which a client can die holding a token it never saved.
+    pub refresh_reply_delay: Option<Duration>,
+    /// The token endpoint knows scopes only by their short names (`roster.readonly`), as some
+    /// hosts do, and refuses the URIs.
+    pub short_scope_names: bool,
+    /// Every API request must carry `Bb-Api-Subscription-Key` with this value (Blackbaud SKY).
+    pub subscription_key: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -118,6 +132,12 @@ impl Default for SandboxOptions {
             missing: Vec::new(),
             withheld_scopes: Vec::new(),
             link_origin: None,
+            username: "demo-user".to_string(),
+            password: "demo-password".to_string(),
+            refresh_tokens: vec!["demo-refresh-token".to_string()],
+            refresh_reply_delay: None,
+            short_scope_names: false,
+            subscription_key: None,
         }
     }
 }
@@ -147,6 +167,14 @@ pub struct SandboxStats {
     pub per_path: BTreeMap<String, u64>,
     /// Faults injected so far, by kind (see [`Fault::name`]).
     pub faults_injected: BTreeMap<String, u64>,
+    /// Tokens issued per grant type (`client_credentials`, `refresh_token`, `password`).
+    pub grants: BTreeMap<String, u64>,
+    /// Refresh tokens retired and replaced by a new one.
+    pub refresh_rotations: u64,
+    /// How token requests authenticated the client: `basic`, `body` or `none`.
+    pub client_auth: BTreeMap<String, u64>,
+    /// API requests admitted on an OAuth 1.0a signature.
+    pub oauth1_requests: u64,
 }
 
 #[derive(Debug)]
@@ -160,6 +188,10 @@ pub(crate) struct Counters {
     not_found: AtomicU64,
     bad_requests: AtomicU64,
     records_served: AtomicU64,
+    grants: [AtomicU64; 3],
+    refresh_rotations: AtomicU64,
+    client_auth: [AtomicU64; 3],
+    oauth1_requests: AtomicU64,
     /// Per endpoint: [pages, single records].
     per_endpoint: Vec<[AtomicU64; 2]>,
 }
@@ -176,6 +208,10 @@ impl Default for Counters {
             not_found: AtomicU64::new(0),
             bad_requests: AtomicU64::new(0),
             records_served: AtomicU64::new(0),
+            grants: Default::default(),
+            refresh_rotations: AtomicU64::new(0),
+            client_auth: Default::default(),
+            oauth1_requests: AtomicU64::new(0),
             per_endpoint: (0..Endpoint::count())
                 .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
                 .collect(),
@@ -212,8 +248,27 @@ impl Counters {
             records_served: get(&self.records_served),
             per_path,
             faults_injected: BTreeMap::new(),
+            grants: named(&self.grants, &GRANT_NAMES),
+            refresh_rotations: get(&self.refresh_rotations),
+            client_auth: named(&self.client_auth, &CLIENT_AUTH_NAMES),
+            oauth1_requests: get(&self.oauth1_requests),
         }
     }
+}
+
+/// The grant types the token endpoint serves, in `Counters::grants` order.
+pub(crate) const GRANT_NAMES: [&str; 3] = ["client_credentials", "refresh_token", "password"];
+/// How a token request authenticated the client, in `Counters::client_auth` order.
+pub(crate) const CLIENT_AUTH_NAMES: [&str; 3] = ["basic", "body", "none"];
+
+/// The non-zero counters of `counts`, by name.
+fn named(counts: &[AtomicU64; 3], names: &[&str; 3]) -> BTreeMap<String, u64> {
+    names
+        .iter()
+        .zip(counts)
+        .map(|(n, c)| (n.to_string(), c.load(Ordering::Relaxed)))
+        .filter(|(_, c)| *c > 0)
+        .collect()
 }
 
 /// A running sandbox. Stops on [`Sandbox::shutdown`] or when dropped.
@@ -268,6 +323,12 @@ impl Sandbox {
     /// The token URL, e.g. `http://127.0.0.1:PORT/token`.
     pub fn token_url(&self) -> String {
         format!("http://{}/token", self.reachable_addr())
+    }
+
+    /// The origin, e.g. `http://127.0.0.1:PORT`: the OIDC authority whose
+    /// `/.well-known/openid-configuration` names the token URL.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.reachable_addr())
     }
 
     /// The bound address, with a wildcard IP replaced by loopback so URLs work from this machine.
@@ -378,6 +439,21 @@ pub struct SandboxArgs {
     /// The client secret it accepts.
     #[arg(long, value_name = "SECRET", default_value = "demo-secret")]
     pub client_secret: String,
+    /// The service user the password grant accepts.
+    #[arg(long, value_name = "NAME", default_value = "demo-user")]
+    pub username: String,
+    /// That user's password.
+    #[arg(long, value_name = "PASSWORD", default_value = "demo-password")]
+    pub password: String,
+    /// A refresh token valid at start; each use rotates it unless preserve_refresh_token=true.
+    #[arg(long, value_name = "TOKEN", default_value = "demo-refresh-token")]
+    pub refresh_token: String,
+    /// Know scopes only by their short names (roster.readonly), as some hosts do.
+    #[arg(long)]
+    pub short_scope_names: bool,
+    /// Require this Bb-Api-Subscription-Key header on every API request (Blackbaud SKY).
+    #[arg(long, value_name = "KEY")]
+    pub subscription_key: Option<String>,
 }
 
 impl SandboxArgs {
@@ -413,6 +489,12 @@ impl SandboxArgs {
             missing: Vec::new(),
             withheld_scopes: Vec::new(),
             link_origin: None,
+            username: "demo-user".to_string(),
+            password: "demo-password".to_string(),
+            refresh_tokens: vec!["demo-refresh-token".to_string()],
+            refresh_reply_delay: None,
+            short_scope_names: false,
+            subscription_key: None,
         }
     }
 }
@@ -455,6 +537,9 @@ fn banner(sandbox: &Sandbox, options: &SandboxOptions) -> String {
          token URL: {token}\n\
          client id: {id}\n\
          client secret: {secret}\n\
+         user (password grant): {user} / {password}\n\
+         refresh token: {refresh}\n\
+         OIDC authority: {origin}\n\
          scopes: {scopes}\n\
          serving: {district}\n\
          \n\
@@ -465,6 +550,10 @@ fn banner(sandbox: &Sandbox, options: &SandboxOptions) -> String {
         token = sandbox.token_url(),
         id = options.client_id,
         secret = options.client_secret,
+        user = options.username,
+        password = options.password,
+        refresh = options.refresh_tokens.join(" "),
+        origin = sandbox.origin(),
         scopes = scopes.join(" "),
         secret_q = shell_quote(&options.client_secret),
         id_q = shell_quote(&options.client_id),

@@ -20,8 +20,10 @@ use super::data::Data;
 use super::endpoints::Endpoint;
 use super::faults::{Fault, Injector, http_date_in};
 use super::json::push_padded;
-use super::tokens::{Rejection, ScopeSet, Tokens, basic_credentials, same};
-use super::{BASE_PATH, Counters, SandboxOptions, Vendor};
+use super::tokens::{
+    RefreshTokens, Rejection, ScopeSet, Tokens, basic_credentials, random_token, same,
+};
+use super::{BASE_PATH, Counters, GRANT_NAMES, SandboxOptions, Vendor};
 use crate::oneroster::KnownScope;
 
 /// Pages with more records than this are written on a blocking thread, off the async workers.
@@ -33,6 +35,7 @@ struct AppState {
     data: Data,
     counters: Arc<Counters>,
     tokens: Tokens,
+    refresh_tokens: RefreshTokens,
     limiter: Option<DefaultDirectRateLimiter>,
     /// The bound address, for `Link` URLs when a request has no usable `Host`.
     addr: SocketAddr,
@@ -51,17 +54,23 @@ pub(crate) fn router(
         .and_then(NonZeroU32::new)
         .map(|rps| RateLimiter::direct(Quota::per_second(rps)));
     let compression = options.compression;
+    let refresh_tokens = RefreshTokens::new(&options.refresh_tokens);
     let state = Arc::new(AppState {
         faults,
         data: Data::new(&options.district),
         options,
         counters,
         tokens: Tokens::default(),
+        refresh_tokens,
         limiter,
         addr,
     });
     let router = Router::new()
         .route("/token", post(token))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
         .route(&format!("{BASE_PATH}/{{path}}"), get(page))
         .route(&format!("{BASE_PATH}/{{path}}/{{id}}"), get(single))
         .fallback(fallback)
@@ -122,8 +131,10 @@ async fn fallback(State(state): State<Shared>, uri: Uri) -> Response {
     )
 }
 
-/// `POST /token`: OAuth 2.0 client credentials, the client authenticated by HTTP Basic or by
-/// `client_id`/`client_secret` in the form body.
+/// `POST /token`: OAuth 2.0 client credentials, refresh token (rotating unless
+/// `preserve_refresh_token=true`) and password grants; the client authenticated by HTTP Basic or
+/// by `client_id`/`client_secret` in the form body (the password grant also takes a public client
+/// with only `client_id`).
 async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let refuse = |status, error, description: &str| {
         Counters::bump(&state.counters.token_refusals);
@@ -150,21 +161,27 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let credentials = basic_credentials(&headers).or_else(|| {
-        Some((
-            field("client_id")?.to_string(),
-            field("client_secret")?.to_string(),
-        ))
-    });
-    let Some((id, secret)) = credentials else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "no client credentials: send HTTP Basic client_id:client_secret",
-        );
+    let grant = field("grant_type");
+    let (id, secret, how) = match basic_credentials(&headers) {
+        Some((id, secret)) => (id, Some(secret), 0),
+        None => match (field("client_id"), field("client_secret")) {
+            (Some(id), Some(secret)) => (id.to_string(), Some(secret.to_string()), 1),
+            (Some(id), None) => (id.to_string(), None, 2),
+            (None, _) => {
+                return refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "no client credentials: send HTTP Basic client_id:client_secret",
+                );
+            }
+        },
     };
     let id_ok = same(&id, &state.options.client_id);
-    let secret_ok = same(&secret, &state.options.client_secret);
+    let secret_ok = match &secret {
+        Some(secret) => same(secret, &state.options.client_secret),
+        // Only the password grant serves public clients.
+        None => grant == Some("password"),
+    };
     if !(id_ok && secret_ok) {
         return refuse(
             StatusCode::UNAUTHORIZED,
@@ -172,8 +189,68 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             "unknown client or wrong secret",
         );
     }
-    match field("grant_type") {
-        Some("client_credentials") => {}
+    Counters::bump(&state.counters.client_auth[how]);
+    let asked = match ScopeSet::parse_words(
+        field("scope").unwrap_or(""),
+        state.options.short_scope_names,
+    ) {
+        Ok(asked) => asked,
+        Err(word) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                &format!("unknown scope {word}"),
+            );
+        }
+    };
+    let scopes = KnownScope::ALL
+        .into_iter()
+        .filter(|s| asked.contains(*s) && !state.options.withheld_scopes.contains(s))
+        .fold(ScopeSet::default(), ScopeSet::with);
+    let refresh_token = match grant {
+        Some("client_credentials") => None,
+        Some("refresh_token") => {
+            let Some(presented) = field("refresh_token") else {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is missing",
+                );
+            };
+            let preserve = field("preserve_refresh_token") == Some("true");
+            if !state.refresh_tokens.spend(presented, !preserve) {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the refresh token is unknown, expired or already replaced",
+                );
+            }
+            if preserve {
+                Some(presented.to_string())
+            } else {
+                let fresh = random_token();
+                state.refresh_tokens.add(fresh.clone());
+                Counters::bump(&state.counters.refresh_rotations);
+                if let Some(delay) = state.options.refresh_reply_delay {
+                    tokio::time::sleep(delay).await;
+                }
+                Some(fresh)
+            }
+        }
+        Some("password") => {
+            let user_ok = field("username").is_some_and(|u| same(u, &state.options.username));
+            let password_ok = field("password").is_some_and(|p| same(p, &state.options.password));
+            if !(user_ok && password_ok) {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "wrong user name or password",
+                );
+            }
+            let fresh = random_token();
+            state.refresh_tokens.add(fresh.clone());
+            Some(fresh)
+        }
         None => {
             return refuse(
                 StatusCode::BAD_REQUEST,
@@ -185,37 +262,47 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                &format!("grant_type {other} is not supported; use client_credentials"),
-            );
-        }
-    }
-    let scopes = match ScopeSet::parse_request(field("scope").unwrap_or("")) {
-        Ok(asked) => KnownScope::ALL
-            .into_iter()
-            .filter(|s| asked.contains(*s) && !state.options.withheld_scopes.contains(s))
-            .fold(ScopeSet::default(), ScopeSet::with),
-        Err(word) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                &format!("unknown scope {word}"),
+                &format!(
+                    "grant_type {other} is not supported; use client_credentials, refresh_token or password"
+                ),
             );
         }
     };
+    if let Some(index) = GRANT_NAMES.iter().position(|g| Some(*g) == grant) {
+        Counters::bump(&state.counters.grants[index]);
+    }
     let lifetime = state.options.token_lifetime;
     let access_token = state.tokens.issue(scopes, lifetime);
     Counters::bump(&state.counters.tokens_issued);
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "access_token": access_token,
         "token_type": "bearer",
         "expires_in": lifetime.as_secs_f64().ceil() as u64,
         "scope": scopes.uris(),
     });
+    if let Some(refresh_token) = refresh_token {
+        body["refresh_token"] = refresh_token.into();
+        // Blackbaud's refresh tokens last a year.
+        body["refresh_token_expires_in"] = 31_536_000.into();
+    }
     let mut response = json_response(StatusCode::OK, body.to_string());
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// `GET /.well-known/openid-configuration`: OIDC discovery, naming the token endpoint.
+async fn openid_configuration(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let origin = origin(&headers, state.addr);
+    let body = serde_json::json!({
+        "issuer": origin,
+        "token_endpoint": format!("{origin}/token"),
+        "grant_types_supported": GRANT_NAMES,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": KnownScope::ALL.iter().map(|s| s.uri()).collect::<Vec<_>>(),
+    });
+    json_response(StatusCode::OK, body.to_string())
 }
 
 /// The common start of every API request: count it, wait out the latency, apply the rate limit,
@@ -228,6 +315,17 @@ async fn admit(
 ) -> Result<Endpoint, Response> {
     let counters = &state.counters;
     Counters::bump(&counters.api_requests);
+    if let Some(key) = &state.options.subscription_key {
+        let sent = headers
+            .get("bb-api-subscription-key")
+            .and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|sent| same(sent, key)) {
+            Counters::bump(&counters.unauthorized);
+            let body = serde_json::json!({"statusCode": 401, "message":
+                "Access denied due to missing or invalid subscription key."});
+            return Err(json_response(StatusCode::UNAUTHORIZED, body.to_string()));
+        }
+    }
     if let Some(latency) = state.options.latency {
         tokio::time::sleep(latency).await;
     }

@@ -237,9 +237,20 @@ async fn bad_token_requests_are_refused_the_oauth_way() {
                 "invalid_client",
             ),
             (
-                post("demo-client", "s3cr+t/=", "password", roster.clone()),
+                post(
+                    "demo-client",
+                    "s3cr+t/=",
+                    "authorization_code",
+                    roster.clone(),
+                ),
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
+            ),
+            (
+                // The password grant without a user name.
+                post("demo-client", "s3cr+t/=", "password", roster.clone()),
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
             ),
             (
                 post(
@@ -283,7 +294,7 @@ async fn bad_token_requests_are_refused_the_oauth_way() {
         assert_eq!(json(not_a_form).await["error"], "invalid_request");
 
         let stats = sandbox.stats();
-        assert_eq!((stats.tokens_issued, stats.token_refusals), (1, 7));
+        assert_eq!((stats.tokens_issued, stats.token_refusals), (1, 8));
         sandbox.shutdown().await;
     })
     .await;

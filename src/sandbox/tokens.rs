@@ -54,12 +54,20 @@ impl ScopeSet {
             .join(" ")
     }
 
-    /// Parses a token request's `scope`: space-separated v1p1 read-scope URIs. An empty value
-    /// grants every read scope. The first unknown word is the error.
-    pub(crate) fn parse_request(scope: &str) -> Result<ScopeSet, String> {
+    /// Parses a token request's `scope`: space-separated read-scope URIs, or short names when the
+    /// host knows only those (`short`). An empty value grants every read scope. The first unknown
+    /// word is the error.
+    pub(crate) fn parse_words(scope: &str, short: bool) -> Result<ScopeSet, String> {
         let mut set = ScopeSet::default();
         for word in scope.split_ascii_whitespace() {
-            match KnownScope::ALL.into_iter().find(|s| s.uri() == word) {
+            let known = KnownScope::ALL.into_iter().find(|s| {
+                if short {
+                    s.short_name() == word
+                } else {
+                    s.uri() == word
+                }
+            });
+            match known {
                 Some(known) => set = set.with(known),
                 None => return Err(word.to_string()),
             }
@@ -92,6 +100,49 @@ impl Rejection {
     }
 }
 
+/// 43 random URL-safe characters.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Refresh tokens that are still valid, oldest first, bounded like access tokens.
+#[derive(Debug, Default)]
+pub(crate) struct RefreshTokens {
+    live: Mutex<Vec<String>>,
+}
+
+impl RefreshTokens {
+    pub(crate) fn new(initial: &[String]) -> RefreshTokens {
+        RefreshTokens {
+            live: Mutex::new(initial.to_vec()),
+        }
+    }
+
+    pub(crate) fn add(&self, token: String) {
+        let mut live = self.live.lock().expect("refresh token lock");
+        if live.len() >= MAX_TOKENS {
+            live.remove(0);
+        }
+        live.push(token);
+    }
+
+    /// Whether `token` is valid; when `retire`, it stops being valid.
+    pub(crate) fn spend(&self, token: &str, retire: bool) -> bool {
+        let mut live = self.live.lock().expect("refresh token lock");
+        match live.iter().position(|t| same(t, token)) {
+            Some(at) => {
+                if retire {
+                    live.remove(at);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// The issued tokens.
 #[derive(Debug, Default)]
 pub(crate) struct Tokens {
@@ -101,9 +152,7 @@ pub(crate) struct Tokens {
 impl Tokens {
     /// A new random token (43 URL-safe characters) granting `scopes` for `lifetime`.
     pub(crate) fn issue(&self, scopes: ScopeSet, lifetime: Duration) -> String {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill(&mut bytes);
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let token = random_token();
         let now = Instant::now();
         let mut grants = self.grants.lock().expect("token map lock");
         if grants.len() >= MAX_TOKENS {
@@ -198,16 +247,19 @@ mod tests {
     #[test]
     fn scopes_parse_from_uris_only() {
         let roster = KnownScope::Roster.uri();
-        let set = ScopeSet::parse_request(&format!(" {roster}  ")).unwrap();
+        let set = ScopeSet::parse_words(&format!(" {roster}  "), false).unwrap();
         assert!(set.contains(KnownScope::Roster) && !set.contains(KnownScope::RosterCore));
         assert_eq!(set.uris(), roster);
-        assert_eq!(ScopeSet::parse_request("").unwrap(), ScopeSet::all());
+        assert_eq!(ScopeSet::parse_words("", false).unwrap(), ScopeSet::all());
         assert_eq!(
-            ScopeSet::parse_request("roster.readonly").unwrap_err(),
+            ScopeSet::parse_words("roster.readonly", false).unwrap_err(),
             "roster.readonly"
         );
         let write = "https://purl.imsglobal.org/spec/or/v1p1/scope/gradebook.createput";
-        assert_eq!(ScopeSet::parse_request(write).unwrap_err(), write);
+        assert_eq!(ScopeSet::parse_words(write, false).unwrap_err(), write);
+        let short = ScopeSet::parse_words("roster.readonly gradebook.readonly", true).unwrap();
+        assert!(short.contains(KnownScope::Roster) && short.contains(KnownScope::Gradebook));
+        assert!(ScopeSet::parse_words(&roster, true).is_err());
     }
 
     #[test]

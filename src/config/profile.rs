@@ -1,0 +1,403 @@
+//! The config file: named profiles, one per district or tenant, in TOML.
+//!
+//! ```toml
+//! [profiles.northside]
+//! provider = "blackbaud"
+//! client_id = "0a1b2c"
+//! client_secret = { env = "NORTHSIDE_SECRET" }   # or { file = "/etc/roster/northside.secret" }
+//! scopes = ["roster.readonly", "roster-demographics.readonly"]
+//! out = "/srv/rosters/northside.zip"
+//! ```
+//!
+//! Secrets are named by reference (an environment variable or a file). A secret written inline is
+//! refused unless the config file is readable by its owner only. Relative paths are taken from
+//! the config file's folder, so a cron job's working directory does not matter.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::cli::{AuthKind, ClientAuth, ProviderName};
+use crate::error::Error;
+use crate::export::Format;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// One profile: every field optional, flags and the environment win over it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub provider: Option<ProviderName>,
+    pub base_url: Option<String>,
+    pub token_url: Option<String>,
+    pub oidc_authority: Option<String>,
+    pub auth: Option<AuthKind>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretRef>,
+    pub client_auth: Option<ClientAuth>,
+    pub scopes: Option<Vec<String>>,
+    pub scope_as_written: Option<bool>,
+    pub username: Option<String>,
+    pub password: Option<SecretRef>,
+    pub token_store: Option<PathBuf>,
+    pub refresh_token: Option<SecretRef>,
+    pub preserve_refresh_token: Option<bool>,
+    pub refresh_token_warn_days: Option<u32>,
+    pub access_token: Option<SecretRef>,
+    pub signature_method: Option<String>,
+    /// Extra API request headers; values are secrets by reference like the others.
+    pub headers: Option<BTreeMap<String, SecretRef>>,
+    pub ca_cert: Option<Vec<PathBuf>>,
+    pub out: Option<PathBuf>,
+    pub format: Option<Format>,
+    pub system_code: Option<String>,
+    pub only: Option<Vec<String>>,
+    pub page_size: Option<u64>,
+    pub concurrency: Option<u32>,
+    pub rate: Option<f64>,
+}
+
+/// Where a secret comes from.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum SecretRef {
+    Env { env: String },
+    File { file: PathBuf },
+    Inline(String),
+}
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl SecretRef {
+    /// Where it comes from, never the value: `env NAME`, `file PATH`, `inline`.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretRef::Env { env } => format!("env {env}"),
+            SecretRef::File { file } => format!("file {}", file.display()),
+            SecretRef::Inline(_) => "inline".to_string(),
+        }
+    }
+
+    /// Whether the value can be had right now (for `roster-export profiles`).
+    pub fn available(&self) -> bool {
+        match self {
+            SecretRef::Env { env } => std::env::var_os(env).is_some_and(|v| !v.is_empty()),
+            SecretRef::File { file } => std::fs::metadata(file).is_ok_and(|m| m.is_file()),
+            SecretRef::Inline(_) => true,
+        }
+    }
+}
+
+/// A profile read from its file, with what its secrets need to be resolved.
+#[derive(Debug)]
+pub struct Loaded {
+    pub name: String,
+    pub file: PathBuf,
+    pub profile: Profile,
+    /// The file has no group or other permission bits, so inline secrets are allowed.
+    private: bool,
+}
+
+/// The default config file: `$XDG_CONFIG_HOME/roster-export/config.toml` on Linux, the platform's
+/// config folder elsewhere.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("roster-export").join("config.toml"))
+}
+
+/// Reads and parses the config file (`--config`, or the default location).
+pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), Error> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None => default_path().ok_or_else(|| {
+            Error::usage("no config folder is known on this system; pass --config FILE")
+        })?,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::usage(format!(
+            "config file {}: {e}{}",
+            path.display(),
+            if explicit.is_none() {
+                " (pass --config FILE to use another)"
+            } else {
+                ""
+            }
+        ))
+    })?;
+    let private = std::fs::metadata(&path)
+        .map(|m| m.permissions().mode() & 0o077 == 0)
+        .unwrap_or(false);
+    let file: ConfigFile = toml::from_str(&text)
+        .map_err(|e| Error::usage(format!("config file {}: {e}", path.display())))?;
+    Ok((path, file, private))
+}
+
+/// Loads profile `name`.
+pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, Error> {
+    let (path, mut file, private) = read(explicit)?;
+    let Some(profile) = file.profiles.remove(name) else {
+        let known: Vec<&String> = file.profiles.keys().collect();
+        return Err(Error::usage(format!(
+            "config file {}: no profile `{name}`; it has {}",
+            path.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )));
+    };
+    let mut loaded = Loaded {
+        name: name.to_string(),
+        file: path,
+        profile,
+        private,
+    };
+    loaded.anchor_paths();
+    Ok(loaded)
+}
+
+impl Loaded {
+    /// Resolves `secret`, the profile's field `field`.
+    pub fn secret(&self, field: &str, secret: &SecretRef) -> Result<SecretString, Error> {
+        let place = format!(
+            "config file {}, profile {}, {field}",
+            self.file.display(),
+            self.name
+        );
+        match secret {
+            SecretRef::Env { env } => match std::env::var(env) {
+                Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
+                _ => Err(Error::usage(format!(
+                    "{place}: the environment variable {env} is not set"
+                ))),
+            },
+            SecretRef::File { file } => read_secret_file(file, &place),
+            SecretRef::Inline(value) if self.private => Ok(SecretString::from(value.clone())),
+            SecretRef::Inline(_) => Err(Error::usage(format!(
+                "{place}: a secret written in the file needs the file to be readable by its owner \
+                 only (chmod 600 {}), or name it by reference: {{ env = \"VAR\" }} or {{ file = \"PATH\" }}",
+                self.file.display()
+            ))),
+        }
+    }
+
+    /// Makes relative paths relative to the config file's folder.
+    fn anchor_paths(&mut self) {
+        let base = self
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let anchor = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        let profile = &mut self.profile;
+        for path in [&mut profile.token_store, &mut profile.out]
+            .into_iter()
+            .flatten()
+        {
+            anchor(path);
+        }
+        for path in profile.ca_cert.iter_mut().flatten() {
+            anchor(path);
+        }
+        let secrets = [
+            &mut profile.client_secret,
+            &mut profile.password,
+            &mut profile.refresh_token,
+            &mut profile.access_token,
+        ];
+        for secret in secrets.into_iter().flatten() {
+            if let SecretRef::File { file } = secret {
+                anchor(file);
+            }
+        }
+        for secret in profile.headers.iter_mut().flat_map(|h| h.values_mut()) {
+            if let SecretRef::File { file } = secret {
+                anchor(file);
+            }
+        }
+    }
+}
+
+/// A secret from a file: the first line's content, trailing newline ignored.
+pub fn read_secret_file(path: &Path, place: &str) -> Result<SecretString, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("{place} {}: {e}", path.display())))?;
+    let secret = text.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        return Err(Error::usage(format!(
+            "{place} {}: the file is empty",
+            path.display()
+        )));
+    }
+    Ok(SecretString::from(secret.to_string()))
+}
+
+/// `roster-export profiles`: one line per profile, secrets shown only by where they come from.
+pub fn listing(explicit: Option<&Path>) -> Result<String, Error> {
+    let (path, file, private) = read(explicit)?;
+    let mut out = format!(
+        "{} ({} profile{}{})\n",
+        path.display(),
+        file.profiles.len(),
+        if file.profiles.len() == 1 { "" } else { "s" },
+        if private { "" } else { ", readable by others" }
+    );
+    for (name, p) in &file.profiles {
+        let auth = p
+            .auth
+            .or_else(|| p.provider.map(|n| super::provider::Provider::get(n).auth))
+            .unwrap_or(AuthKind::ClientCredentials);
+        let auth = clap::ValueEnum::to_possible_value(&auth)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        out.push_str(&format!("\n{name}\n  auth: {auth}\n"));
+        if let Some(provider) = p.provider {
+            let provider = clap::ValueEnum::to_possible_value(&provider)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            out.push_str(&format!("  provider: {provider}\n"));
+        }
+        for (label, value) in [
+            ("base URL", &p.base_url),
+            ("token URL", &p.token_url),
+            ("OIDC authority", &p.oidc_authority),
+            ("client id", &p.client_id),
+            ("user", &p.username),
+        ] {
+            if let Some(value) = value {
+                out.push_str(&format!("  {label}: {value}\n"));
+            }
+        }
+        if let Some(scopes) = &p.scopes {
+            out.push_str(&format!("  scopes: {}\n", scopes.join(", ")));
+        }
+        if let Some(store) = &p.token_store {
+            out.push_str(&format!("  token store: {}\n", store.display()));
+        }
+        if let Some(o) = &p.out {
+            out.push_str(&format!("  out: {}\n", o.display()));
+        }
+        let mut secrets: Vec<(String, &SecretRef)> = [
+            ("client_secret", &p.client_secret),
+            ("password", &p.password),
+            ("refresh_token", &p.refresh_token),
+            ("access_token", &p.access_token),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v)))
+        .collect();
+        for (header, value) in p.headers.iter().flatten() {
+            secrets.push((format!("header {header}"), value));
+        }
+        for (what, secret) in secrets {
+            let state = match secret {
+                SecretRef::Inline(_) if !private => "refused: the file is readable by others",
+                _ if secret.available() => "available",
+                _ => "missing",
+            };
+            out.push_str(&format!("  {what}: {} ({state})\n", secret.describe()));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret as _;
+
+    fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn profiles_resolve_references_and_anchor_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "s3cret\n").unwrap();
+        let path = write(
+            dir.path(),
+            r#"
+            [profiles.north]
+            provider = "blackbaud"
+            auth = "oauth1"
+            client_id = "key"
+            client_secret = { file = "secret.txt" }
+            scopes = ["roster.readonly"]
+            out = "north.zip"
+            format = "ndjson"
+            headers = { "X-Key" = "inline-value" }
+            "#,
+            0o644,
+        );
+        let loaded = load("north", Some(&path)).unwrap();
+        let p = &loaded.profile;
+        assert_eq!(p.provider, Some(ProviderName::Blackbaud));
+        assert_eq!(p.auth, Some(AuthKind::OAuth1));
+        assert_eq!(p.format, Some(Format::Ndjson));
+        assert_eq!(
+            p.out.as_deref(),
+            Some(dir.path().join("north.zip").as_path())
+        );
+        let secret = loaded
+            .secret("client_secret", p.client_secret.as_ref().unwrap())
+            .unwrap();
+        assert_eq!(secret.expose_secret(), "s3cret");
+        // Inline values need a private file.
+        let header = &p.headers.as_ref().unwrap()["X-Key"];
+        let err = loaded.secret("headers.X-Key", header).unwrap_err();
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        assert!(!err.to_string().contains("inline-value"));
+        let listing = listing(Some(&path)).unwrap();
+        assert!(listing.contains("north") && listing.contains("client_secret: file"));
+        assert!(
+            !listing.contains("s3cret") && !listing.contains("inline-value"),
+            "{listing}"
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "[profiles.a]\nclient_id = \"x\"\nbase_ulr = \"https://h\"\n",
+            0o600,
+        );
+        let err = load("a", Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("config.toml") && err.contains("base_ulr"),
+            "{err}"
+        );
+        assert!(err.contains("line 3"), "{err}");
+        let path = write(dir.path(), "[profiles.a]\n[profiles.b]\n", 0o600);
+        let err = load("c", Some(&path)).unwrap_err().to_string();
+        assert!(
+            err.contains("no profile `c`") && err.contains("a, b"),
+            "{err}"
+        );
+    }
+}
