@@ -169,7 +169,7 @@ pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, Error> {
         profile,
         private,
     };
-    loaded.anchor_paths();
+    anchor_paths(&mut loaded.profile, &loaded.file);
     Ok(loaded)
 }
 
@@ -197,44 +197,39 @@ impl Loaded {
             ))),
         }
     }
+}
 
-    /// Makes relative paths relative to the config file's folder.
-    fn anchor_paths(&mut self) {
-        let base = self
-            .file
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let anchor = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        };
-        let profile = &mut self.profile;
-        for path in [&mut profile.token_store, &mut profile.out]
-            .into_iter()
-            .flatten()
-        {
-            anchor(path);
+/// Makes `profile`'s relative paths relative to the folder of `file`, the config file.
+fn anchor_paths(profile: &mut Profile, file: &Path) {
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let anchor = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = base.join(&*p);
         }
-        for path in profile.ca_cert.iter_mut().flatten() {
-            anchor(path);
+    };
+    for path in [&mut profile.token_store, &mut profile.out]
+        .into_iter()
+        .flatten()
+    {
+        anchor(path);
+    }
+    for path in profile.ca_cert.iter_mut().flatten() {
+        anchor(path);
+    }
+    let secrets = [
+        &mut profile.client_secret,
+        &mut profile.password,
+        &mut profile.refresh_token,
+        &mut profile.access_token,
+    ];
+    for secret in secrets.into_iter().flatten() {
+        if let SecretRef::File { file } = secret {
+            anchor(file);
         }
-        let secrets = [
-            &mut profile.client_secret,
-            &mut profile.password,
-            &mut profile.refresh_token,
-            &mut profile.access_token,
-        ];
-        for secret in secrets.into_iter().flatten() {
-            if let SecretRef::File { file } = secret {
-                anchor(file);
-            }
-        }
-        for secret in profile.headers.iter_mut().flat_map(|h| h.values_mut()) {
-            if let SecretRef::File { file } = secret {
-                anchor(file);
-            }
+    }
+    for secret in profile.headers.iter_mut().flat_map(|h| h.values_mut()) {
+        if let SecretRef::File { file } = secret {
+            anchor(file);
         }
     }
 }
@@ -255,7 +250,10 @@ pub fn read_secret_file(path: &Path, place: &str) -> Result<SecretString, Error>
 
 /// `roster-export profiles`: one line per profile, secrets shown only by where they come from.
 pub fn listing(explicit: Option<&Path>) -> Result<String, Error> {
-    let (path, file, private) = read(explicit)?;
+    let (path, mut file, private) = read(explicit)?;
+    for profile in file.profiles.values_mut() {
+        anchor_paths(profile, &path);
+    }
     let mut out = format!(
         "{} ({} profile{}{})\n",
         path.display(),

@@ -179,8 +179,8 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
     let id_ok = same(&id, &state.options.client_id);
     let secret_ok = match &secret {
         Some(secret) => same(secret, &state.options.client_secret),
-        // Only the password grant serves public clients.
-        None => grant == Some("password"),
+        // Public clients (an id, no secret) may sign in with a password and refresh that token.
+        None => matches!(grant, Some("password" | "refresh_token")),
     };
     if !(id_ok && secret_ok) {
         return refuse(

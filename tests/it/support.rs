@@ -59,6 +59,11 @@ impl Server {
         self.sandbox().token_url()
     }
 
+    /// The sandbox's origin: its OIDC authority.
+    pub fn origin(&self) -> String {
+        self.sandbox().origin()
+    }
+
     pub fn stats(&self) -> SandboxStats {
         self.sandbox().stats()
     }
@@ -103,6 +108,20 @@ impl Drop for Server {
 /// The binary with nothing from the developer's environment: no proxies, no ROSTER_EXPORT_*.
 pub fn bin() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::from_std(bin_std());
+    cmd.timeout(RUN_TIMEOUT);
+    cmd
+}
+
+/// The binary running `subcommand` (its own options follow), with a scrubbed environment.
+pub fn bin_for(subcommand: &[&str]) -> assert_cmd::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_roster-export"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("RUST_BACKTRACE", "0")
+        .args(subcommand)
+        .args(["--log-format", "text", "--no-progress"]);
+    let mut cmd = assert_cmd::Command::from_std(cmd);
     cmd.timeout(RUN_TIMEOUT);
     cmd
 }
