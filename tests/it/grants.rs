@@ -97,13 +97,7 @@ fn refresh_tokens_rotate_and_the_new_one_is_kept_across_runs() {
     let stats = server.stats();
     assert_eq!(stats.refresh_rotations, 2, "{stats:?}");
     assert_eq!(stats.grants.get("refresh_token"), Some(&2));
-    assert!(
-        leftovers(
-            &store.parent().unwrap().to_path_buf(),
-            &["store.json", ".store.json.lock"]
-        )
-        .is_empty()
-    );
+    assert!(leftovers(store.parent().unwrap(), &["store.json", ".store.json.lock"]).is_empty());
 
     // The retired seed is refused; the message says what to do, and the store is left whole.
     let stale = dir.path().join("stale.json");
