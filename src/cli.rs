@@ -65,18 +65,27 @@ const ABOUT: &str = "Export rosters from a OneRoster v1.1 REST API into a OneRos
 
 const AFTER_HELP: &str = "\
 Every option can also be set with an environment variable ROSTER_EXPORT_<NAME> (shown with each option).
-The client secret comes from ROSTER_EXPORT_CLIENT_SECRET or --client-secret-file.
+Secrets come from the environment or files: ROSTER_EXPORT_CLIENT_SECRET (or --client-secret-file),
+ROSTER_EXPORT_PASSWORD, ROSTER_EXPORT_REFRESH_TOKEN (to create a token store), ROSTER_EXPORT_ACCESS_TOKEN,
+ROSTER_EXPORT_HEADERS (`Name: value` lines).
 
 Examples:
   # Try it with no account: the built-in sandbox district
   roster-export --demo --scope roster.readonly --out demo.zip
 
-  # A nightly CSV bundle (Blackbaud's OneRoster API)
-  ROSTER_EXPORT_CLIENT_SECRET=... roster-export \\
-      --base-url https://api.sky.blackbaud.com/afe-rostr/ims/oneroster/v1p1 \\
-      --token-url https://oauth2.sky.blackbaud.com/token \\
-      --client-id KEY --scope roster.readonly --scope roster-demographics.readonly \\
-      --out /srv/rosters/district.zip
+  # A nightly CSV bundle (Blackbaud's OneRoster API; --provider fills in its URLs)
+  ROSTER_EXPORT_CLIENT_SECRET=... roster-export --provider blackbaud --client-id KEY \\
+      --scope roster.readonly --scope roster-demographics.readonly --out /srv/rosters/district.zip
+
+  # A district profile from ~/.config/roster-export/config.toml (see `roster-export profiles`)
+  roster-export --profile northside
+
+  # A host that signs requests with OAuth 1.0a
+  ROSTER_EXPORT_CLIENT_SECRET=... roster-export --auth oauth1 --client-id KEY \\
+      --base-url https://d.example/ims/oneroster/v1p1 --scope roster.readonly --out district.zip
+
+  # An access token for curl
+  roster-export token --demo --scope roster.readonly
 
   # One record per line for jq
   roster-export --demo --scope roster.readonly --format ndjson --out - \\
