@@ -750,4 +750,154 @@ mod tests {
         assert!(err.to_string().contains("gradebook.readonly"), "{err}");
         assert!(plan(&[Scope::parse("https://x.example/s").unwrap()], &[]).is_err());
     }
+
+    fn parse(args: &[&str]) -> Result<Config, Error> {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::try_parse_from(
+            [
+                "roster-export",
+                "--scope",
+                "roster.readonly",
+                "--out",
+                "x.zip",
+            ]
+            .iter()
+            .chain(args),
+        )
+        .map_err(|e| Error::usage(e.to_string()))?;
+        Config::from_args(&cli.export, None)
+    }
+
+    #[test]
+    fn flags_win_over_the_preset() {
+        let config = parse(&[
+            "--provider",
+            "blackbaud",
+            "--client-id",
+            "key",
+            "--client-secret",
+            "s3cret-value",
+            "--token-url",
+            "https://auth.example/t",
+        ])
+        .unwrap();
+        let c = &config.connection;
+        assert_eq!(
+            c.base_url.as_ref().unwrap().as_str(),
+            "https://api.sky.blackbaud.com/afe-rostr/ims/oneroster/v1p1/"
+        );
+        assert_eq!(c.http.rate, 5.0, "Blackbaud's documented rate");
+        match &c.grant {
+            Grant::ClientCredentials(cc) => {
+                assert_eq!(cc.endpoint.url.as_str(), "https://auth.example/t");
+                assert_eq!(
+                    cc.scope,
+                    "https://purl.imsglobal.org/spec/or/v1p1/scope/roster.readonly"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let written = parse(&[
+            "--provider",
+            "blackbaud",
+            "--client-id",
+            "key",
+            "--client-secret",
+            "x",
+            "--scope-as-written",
+            "--scope",
+            "custom.scope",
+        ])
+        .unwrap();
+        match &written.connection.grant {
+            Grant::ClientCredentials(cc) => assert_eq!(cc.scope, "roster.readonly custom.scope"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_grant_shows_its_secrets_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let password = file("pw", "pw-secret-value\n");
+        let token = file("tok", "bearer-secret-value\n");
+        let refresh = file("rt", "refresh-secret-value\n");
+        let store = dir.path().join("store.json").display().to_string();
+        let common = [
+            "--base-url",
+            "https://h.example",
+            "--token-url",
+            "https://h.example/token",
+            "--client-id",
+            "key",
+            "--client-secret",
+            "client-secret-value",
+            "--header",
+            "X-Api-Key: header-secret-value",
+        ];
+        for extra in [
+            vec!["--auth", "client-credentials"],
+            vec!["--auth", "oauth1", "--signature-method", "hmac-sha1"],
+            vec![
+                "--auth",
+                "password",
+                "--username",
+                "u",
+                "--password-file",
+                &password,
+            ],
+            vec!["--auth", "bearer", "--access-token-file", &token],
+            vec![
+                "--auth",
+                "refresh-token",
+                "--token-store",
+                &store,
+                "--refresh-token-file",
+                &refresh,
+            ],
+        ] {
+            let args: Vec<&str> = common.iter().copied().chain(extra.clone()).collect();
+            let config = parse(&args).unwrap();
+            let shown = format!("{config:?}");
+            for secret in [
+                "client-secret-value",
+                "header-secret-value",
+                "pw-secret-value",
+                "bearer-secret-value",
+                "refresh-secret-value",
+            ] {
+                assert!(!shown.contains(secret), "{extra:?} shows {secret}: {shown}");
+            }
+        }
+        let err = parse(&["--base-url", "https://h.example", "--auth", "refresh-token"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--token-store"), "{err}");
+        let err = parse(&[
+            "--provider",
+            "blackbaud-sky",
+            "--client-id",
+            "k",
+            "--client-secret",
+            "s",
+            "--token-store",
+            &store,
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Bb-Api-Subscription-Key"), "{err}");
+        let with_header = |header: &str| {
+            let mut args = common[..8].to_vec();
+            args.extend(["--header", header]);
+            parse(&args).unwrap_err().to_string()
+        };
+        let err = with_header("Authorization: x");
+        assert!(err.contains("set by the tool itself"), "{err}");
+        let err = with_header("no colon here");
+        assert!(err.contains("expected `Name: value`"), "{err}");
+    }
 }
