@@ -16,11 +16,13 @@ mod server;
 mod synthetic;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod tokens;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,6 +36,7 @@ use endpoints::Endpoint;
 
 pub use faults::{Fault, Faults};
 pub use fixture::{FixtureDistrict, fixture_district};
+pub use tls::TlsIdentity;
 
 /// The path every API endpoint hangs off.
 pub const BASE_PATH: &str = "/ims/oneroster/v1p1";
@@ -97,6 +100,8 @@ pub struct SandboxOptions {
     /// Put this origin (`http://host:port`) in `Link` URLs instead of the server's own, as a
     /// misconfigured or hostile host would.
     pub link_origin: Option<String>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for SandboxOptions {
@@ -118,6 +123,7 @@ impl Default for SandboxOptions {
             missing: Vec::new(),
             withheld_scopes: Vec::new(),
             link_origin: None,
+            tls: None,
         }
     }
 }
@@ -219,6 +225,8 @@ impl Counters {
 /// A running sandbox. Stops on [`Sandbox::shutdown`] or when dropped.
 pub struct Sandbox {
     addr: SocketAddr,
+    /// `scheme://host:port` of the URLs handed out.
+    origin: String,
     counters: Arc<Counters>,
     faults: Option<Arc<faults::Injector>>,
     stop: Option<oneshot::Sender<()>>,
@@ -228,9 +236,21 @@ pub struct Sandbox {
 impl Sandbox {
     /// Binds `addr` (port 0 picks a free port), starts serving in the background and returns at
     /// once. Any address is accepted here; [`run_forever`] is the one that keeps to loopback.
+    /// With [`SandboxOptions::tls`] it serves HTTPS, and an identity that does not load is an
+    /// `InvalidInput` error.
     pub async fn start(options: SandboxOptions, addr: SocketAddr) -> std::io::Result<Sandbox> {
+        let tls = options.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let reachable = reachable_addr(addr);
+        let origin = match &tls {
+            Some((_, leaf)) => format!(
+                "https://{}:{}",
+                tls::url_host(leaf, reachable.ip()),
+                reachable.port()
+            ),
+            None => format!("http://{reachable}"),
+        };
         let counters = Arc::new(Counters::default());
         let faults = options
             .faults
@@ -238,16 +258,20 @@ impl Sandbox {
             .map(|f| Arc::new(faults::Injector::new(f)));
         let router = server::router(options, counters.clone(), faults.clone(), addr);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(err) = serve.await {
-                tracing::error!("sandbox server stopped: {err}");
-            }
-        });
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let task = match tls {
+            Some((config, _)) => tokio::spawn(serve(
+                tls::TlsListener::new(listener, config)?,
+                router,
+                stopped,
+            )),
+            None => tokio::spawn(serve(listener, router, stopped)),
+        };
         Ok(Sandbox {
             addr,
+            origin,
             counters,
             faults,
             stop: Some(stop),
@@ -260,24 +284,15 @@ impl Sandbox {
         self.addr
     }
 
-    /// The OneRoster base URL, e.g. `http://127.0.0.1:PORT/ims/oneroster/v1p1`.
+    /// The OneRoster base URL, e.g. `http://127.0.0.1:PORT/ims/oneroster/v1p1`, or `https://…`
+    /// with a host the certificate covers when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}{BASE_PATH}", self.reachable_addr())
+        format!("{}{BASE_PATH}", self.origin)
     }
 
     /// The token URL, e.g. `http://127.0.0.1:PORT/token`.
     pub fn token_url(&self) -> String {
-        format!("http://{}/token", self.reachable_addr())
-    }
-
-    /// The bound address, with a wildcard IP replaced by loopback so URLs work from this machine.
-    fn reachable_addr(&self) -> SocketAddr {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        SocketAddr::new(ip, self.addr.port())
+        format!("{}/token", self.origin)
     }
 
     /// The counters so far.
@@ -305,6 +320,31 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// Serves `router` on `listener` until `stopped` resolves.
+async fn serve<L>(
+    listener: L,
+    router: axum::Router,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+    if let Err(err) = serve.await {
+        tracing::error!("sandbox server stopped: {err}");
+    }
+}
+
+/// `addr` with a wildcard IP replaced by loopback so URLs work from this machine.
+fn reachable_addr(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 impl Drop for Sandbox {
@@ -378,6 +418,13 @@ pub struct SandboxArgs {
     /// The client secret it accepts.
     #[arg(long, value_name = "SECRET", default_value = "demo-secret")]
     pub client_secret: String,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first). Clients
+    /// then need the authority that signed it: `--ca-cert` on the export.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl SandboxArgs {
@@ -413,13 +460,18 @@ impl SandboxArgs {
             missing: Vec::new(),
             withheld_scopes: Vec::new(),
             link_origin: None,
+            // Read by `run_forever`, which can report a file that does not load.
+            tls: None,
         }
     }
 }
 
 /// Starts the sandbox, prints how to reach it on stdout, and serves until Ctrl-C or SIGTERM.
 pub async fn run_forever(args: SandboxArgs) -> std::io::Result<()> {
-    let options = args.options();
+    let mut options = args.options();
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        options.tls = Some(TlsIdentity::from_files(cert, key)?);
+    }
     if !args.host.is_loopback() {
         eprintln!(
             "warning: listening on {}, reachable from other machines, with credentials anyone can read in --help",
@@ -460,7 +512,7 @@ fn banner(sandbox: &Sandbox, options: &SandboxOptions) -> String {
          \n\
          Export from it with:\n\
          ROSTER_EXPORT_CLIENT_SECRET={secret_q} roster-export --base-url {base} --token-url {token} \
-         --client-id {id_q} --scope roster.readonly --out demo.zip",
+         --client-id {id_q} --scope roster.readonly{ca} --out demo.zip",
         base = sandbox.base_url(),
         token = sandbox.token_url(),
         id = options.client_id,
@@ -468,6 +520,12 @@ fn banner(sandbox: &Sandbox, options: &SandboxOptions) -> String {
         scopes = scopes.join(" "),
         secret_q = shell_quote(&options.client_secret),
         id_q = shell_quote(&options.client_id),
+        // The authority that signed --tls-cert (or the certificate itself, if self-signed).
+        ca = if options.tls.is_some() {
+            " --ca-cert CA.pem"
+        } else {
+            ""
+        },
     )
 }
 

@@ -412,7 +412,7 @@ async fn page(
     if state.options.link_header {
         let origin = match &state.options.link_origin {
             Some(foreign) => foreign.clone(),
-            None => origin(&headers, state.addr),
+            None => origin(state.options.tls.is_some(), &headers, state.addr),
         };
         let link = link_header(&origin, &path, &query, limit, offset, total);
         if let Ok(value) = HeaderValue::from_str(&link) {
@@ -511,7 +511,8 @@ fn page_body(state: &AppState, endpoint: &Endpoint, start: u64, end: u64) -> Vec
 }
 
 /// `scheme://host:port` the client used, from `Host` when it looks like one, else the bound address.
-fn origin(headers: &HeaderMap, addr: SocketAddr) -> String {
+fn origin(tls: bool, headers: &HeaderMap, addr: SocketAddr) -> String {
+    let scheme = if tls { "https" } else { "http" };
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -521,8 +522,8 @@ fn origin(headers: &HeaderMap, addr: SocketAddr) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         });
     match host {
-        Some(host) => format!("http://{host}"),
-        None => format!("http://{addr}"),
+        Some(host) => format!("{scheme}://{host}"),
+        None => format!("{scheme}://{addr}"),
     }
 }
 
