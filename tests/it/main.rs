@@ -12,3 +12,4 @@ mod paging;
 mod roster_csv;
 mod safety;
 mod security;
+mod tls;
