@@ -81,6 +81,8 @@ impl Error {
                 PagerError::Api(api) => api_exit_code(api),
                 _ => exit::SERVER,
             },
+            // A `--ca-cert` file that cannot be used is caught before any request is sent.
+            Error::Http(e) if matches!(**e, HttpError::CaCert(_)) => exit::USAGE,
             Error::Http(_) | Error::Incomplete { .. } => exit::SERVER,
             Error::Export(e) if e.is_broken_pipe() => exit::SUCCESS,
             Error::Export(e) if e.is_usage() => exit::USAGE,

@@ -4,9 +4,10 @@
 //!
 //! `Transport` sends single attempts and owns the pacing; `retry` decides what an attempt's
 //! outcome means and how long to wait; `api` puts credentials on requests to the configured
-//! origin only and reads OneRoster responses.
+//! origin only and reads OneRoster responses; `ca` loads the extra authorities of `--ca-cert`.
 
 mod api;
+mod ca;
 mod retry;
 mod target;
 
@@ -23,6 +24,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 pub use api::{ApiClient, ApiError, Fetched};
+pub use ca::CaCertError;
 pub use retry::{RetryPolicy, Step, classify, retry_after};
 pub use target::{Target, safe_url};
 
@@ -88,6 +90,16 @@ pub enum HttpError {
     },
     #[error("{target}: {reason}")]
     BadResponse { target: Target, reason: String },
+    /// The server's TLS certificate was refused; retrying cannot change that.
+    #[error("{target}: the server's certificate was rejected: {reason}{hint}")]
+    Certificate {
+        target: Target,
+        reason: String,
+        hint: &'static str,
+    },
+    /// A `--ca-cert` file cannot be used (a usage error: nothing was sent).
+    #[error(transparent)]
+    CaCert(#[from] CaCertError),
     #[error("could not build the HTTP client: {0}")]
     Client(String),
 }
@@ -153,13 +165,21 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
+    /// Builds the client. Fails with [`HttpError::CaCert`] when a `--ca-cert` file is missing or
+    /// holds no usable certificate.
     pub fn new(settings: HttpSettings) -> Result<Arc<Transport>, HttpError> {
-        let client = reqwest::Client::builder()
+        let extra_roots = ca::load_all(&settings.ca_certs)?;
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("roster-export/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(60));
+        if !extra_roots.is_empty() {
+            // Merged: the platform's verifier keeps its own roots and also trusts these.
+            builder = builder.tls_certs_merge(extra_roots);
+        }
+        let client = builder
             .build()
             .map_err(|e| HttpError::Client(e.to_string()))?;
         let limiter = RateLimiter::direct(quota(settings.rate, settings.burst));

@@ -5,6 +5,7 @@ use std::time::Duration;
 use rand::Rng;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio_rustls::rustls::{self, CertificateError};
 
 use super::{AttemptError, HttpError, Reply, Target};
 use crate::oneroster::StatusInfo;
@@ -77,6 +78,16 @@ pub fn classify<T, E: From<HttpError>>(
             ));
         }
         Err(AttemptError::Transport(err)) => {
+            if let Some(rejected) = certificate_rejection(&err) {
+                return Err(Step::Fatal(
+                    HttpError::Certificate {
+                        target: target.clone(),
+                        reason: certificate_reason(rejected),
+                        hint: certificate_hint(rejected),
+                    }
+                    .into(),
+                ));
+            }
             return Err(Step::Retry {
                 reason: describe_transport(&err),
                 after: None,
@@ -152,6 +163,64 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
     let wait = when.duration_since(jiff::Timestamp::now());
     Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+/// The certificate problem behind a failed handshake, if that is what failed.
+///
+/// rustls reports it inside an `io::Error`, whose `source()` skips the error it wraps, so every
+/// `io::Error` in reqwest's chain is opened up as well.
+fn certificate_rejection(err: &reqwest::Error) -> Option<&CertificateError> {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let mut layer: &(dyn std::error::Error + 'static) = s;
+        loop {
+            if let Some(rustls::Error::InvalidCertificate(problem)) = layer.downcast_ref() {
+                return Some(problem);
+            }
+            match layer
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(inner) => layer = inner,
+                None => break,
+            }
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The problem in words; rustls's own are terse for the commonest ones.
+fn certificate_reason(problem: &CertificateError) -> String {
+    match problem {
+        CertificateError::UnknownIssuer => {
+            "it is not issued by an authority this machine trusts (UnknownIssuer)".to_string()
+        }
+        CertificateError::BadSignature => {
+            "its signature does not match its issuer's key (BadSignature)".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// What a person can do about a rejected certificate.
+fn certificate_hint(problem: &CertificateError) -> &'static str {
+    match problem {
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+            " — if the server's certificate comes from a private authority (the district's own, or \
+             a TLS-inspecting proxy's), trust that authority with --ca-cert FILE"
+        }
+        CertificateError::Expired
+        | CertificateError::ExpiredContext { .. }
+        | CertificateError::NotValidYet
+        | CertificateError::NotValidYetContext { .. } => {
+            " — check this machine's clock and date, and the dates of the server's certificate"
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            " — the certificate does not cover the host name in the URL; check the URL"
+        }
+        _ => "",
+    }
 }
 
 /// One line for a transport failure, walking the source chain for the useful part.

@@ -16,11 +16,13 @@ mod server;
 mod synthetic;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod tokens;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,6 +36,7 @@ use endpoints::Endpoint;
 
 pub use faults::{Fault, Faults};
 pub use fixture::{FixtureDistrict, fixture_district};
+pub use tls::TlsIdentity;
 
 /// The path every API endpoint hangs off.
 pub const BASE_PATH: &str = "/ims/oneroster/v1p1";
@@ -111,6 +114,8 @@ pub struct SandboxOptions {
     pub short_scope_names: bool,
     /// Every API request must carry `Bb-Api-Subscription-Key` with this value (Blackbaud SKY).
     pub subscription_key: Option<String>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for SandboxOptions {
@@ -138,6 +143,7 @@ impl Default for SandboxOptions {
             refresh_reply_delay: None,
             short_scope_names: false,
             subscription_key: None,
+            tls: None,
         }
     }
 }
@@ -274,6 +280,8 @@ fn named(counts: &[AtomicU64; 3], names: &[&str; 3]) -> BTreeMap<String, u64> {
 /// A running sandbox. Stops on [`Sandbox::shutdown`] or when dropped.
 pub struct Sandbox {
     addr: SocketAddr,
+    /// `scheme://host:port` of the URLs handed out.
+    origin: String,
     counters: Arc<Counters>,
     faults: Option<Arc<faults::Injector>>,
     stop: Option<oneshot::Sender<()>>,
@@ -283,9 +291,21 @@ pub struct Sandbox {
 impl Sandbox {
     /// Binds `addr` (port 0 picks a free port), starts serving in the background and returns at
     /// once. Any address is accepted here; [`run_forever`] is the one that keeps to loopback.
+    /// With [`SandboxOptions::tls`] it serves HTTPS, and an identity that does not load is an
+    /// `InvalidInput` error.
     pub async fn start(options: SandboxOptions, addr: SocketAddr) -> std::io::Result<Sandbox> {
+        let tls = options.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let reachable = reachable_addr(addr);
+        let origin = match &tls {
+            Some((_, leaf)) => format!(
+                "https://{}:{}",
+                tls::url_host(leaf, reachable.ip()),
+                reachable.port()
+            ),
+            None => format!("http://{reachable}"),
+        };
         let counters = Arc::new(Counters::default());
         let faults = options
             .faults
@@ -293,16 +313,20 @@ impl Sandbox {
             .map(|f| Arc::new(faults::Injector::new(f)));
         let router = server::router(options, counters.clone(), faults.clone(), addr);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(err) = serve.await {
-                tracing::error!("sandbox server stopped: {err}");
-            }
-        });
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let task = match tls {
+            Some((config, _)) => tokio::spawn(serve(
+                tls::TlsListener::new(listener, config)?,
+                router,
+                stopped,
+            )),
+            None => tokio::spawn(serve(listener, router, stopped)),
+        };
         Ok(Sandbox {
             addr,
+            origin,
             counters,
             faults,
             stop: Some(stop),
@@ -315,30 +339,21 @@ impl Sandbox {
         self.addr
     }
 
-    /// The OneRoster base URL, e.g. `http://127.0.0.1:PORT/ims/oneroster/v1p1`.
+    /// The OneRoster base URL, e.g. `http://127.0.0.1:PORT/ims/oneroster/v1p1`, or `https://…`
+    /// with a host the certificate covers when serving TLS.
     pub fn base_url(&self) -> String {
-        format!("http://{}{BASE_PATH}", self.reachable_addr())
+        format!("{}{BASE_PATH}", self.origin)
     }
 
     /// The token URL, e.g. `http://127.0.0.1:PORT/token`.
     pub fn token_url(&self) -> String {
-        format!("http://{}/token", self.reachable_addr())
+        format!("{}/token", self.origin)
     }
 
     /// The origin, e.g. `http://127.0.0.1:PORT`: the OIDC authority whose
     /// `/.well-known/openid-configuration` names the token URL.
     pub fn origin(&self) -> String {
-        format!("http://{}", self.reachable_addr())
-    }
-
-    /// The bound address, with a wildcard IP replaced by loopback so URLs work from this machine.
-    fn reachable_addr(&self) -> SocketAddr {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        SocketAddr::new(ip, self.addr.port())
+        self.origin.clone()
     }
 
     /// The counters so far.
@@ -366,6 +381,31 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// Serves `router` on `listener` until `stopped` resolves.
+async fn serve<L>(
+    listener: L,
+    router: axum::Router,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+    if let Err(err) = serve.await {
+        tracing::error!("sandbox server stopped: {err}");
+    }
+}
+
+/// `addr` with a wildcard IP replaced by loopback so URLs work from this machine.
+fn reachable_addr(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 impl Drop for Sandbox {
@@ -454,6 +494,13 @@ pub struct SandboxArgs {
     /// Require this Bb-Api-Subscription-Key header on every API request (Blackbaud SKY).
     #[arg(long, value_name = "KEY")]
     pub subscription_key: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first). Clients
+    /// then need the authority that signed it: `--ca-cert` on the export.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl SandboxArgs {
@@ -489,19 +536,24 @@ impl SandboxArgs {
             missing: Vec::new(),
             withheld_scopes: Vec::new(),
             link_origin: None,
-            username: "demo-user".to_string(),
-            password: "demo-password".to_string(),
-            refresh_tokens: vec!["demo-refresh-token".to_string()],
+            username: self.username.clone(),
+            password: self.password.clone(),
+            refresh_tokens: vec![self.refresh_token.clone()],
             refresh_reply_delay: None,
-            short_scope_names: false,
-            subscription_key: None,
+            short_scope_names: self.short_scope_names,
+            subscription_key: self.subscription_key.clone(),
+            // Read by `run_forever`, which can report a file that does not load.
+            tls: None,
         }
     }
 }
 
 /// Starts the sandbox, prints how to reach it on stdout, and serves until Ctrl-C or SIGTERM.
 pub async fn run_forever(args: SandboxArgs) -> std::io::Result<()> {
-    let options = args.options();
+    let mut options = args.options();
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        options.tls = Some(TlsIdentity::from_files(cert, key)?);
+    }
     if !args.host.is_loopback() {
         eprintln!(
             "warning: listening on {}, reachable from other machines, with credentials anyone can read in --help",
@@ -545,7 +597,7 @@ fn banner(sandbox: &Sandbox, options: &SandboxOptions) -> String {
          \n\
          Export from it with:\n\
          ROSTER_EXPORT_CLIENT_SECRET={secret_q} roster-export --base-url {base} --token-url {token} \
-         --client-id {id_q} --scope roster.readonly --out demo.zip",
+         --client-id {id_q} --scope roster.readonly{ca} --out demo.zip",
         base = sandbox.base_url(),
         token = sandbox.token_url(),
         id = options.client_id,
@@ -557,6 +609,12 @@ fn banner(sandbox: &Sandbox, options: &SandboxOptions) -> String {
         scopes = scopes.join(" "),
         secret_q = shell_quote(&options.client_secret),
         id_q = shell_quote(&options.client_id),
+        // The authority that signed --tls-cert (or the certificate itself, if self-signed).
+        ca = if options.tls.is_some() {
+            " --ca-cert CA.pem"
+        } else {
+            ""
+        },
     )
 }
 

@@ -294,7 +294,7 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
 
 /// `GET /.well-known/openid-configuration`: OIDC discovery, naming the token endpoint.
 async fn openid_configuration(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let origin = origin(&headers, state.addr);
+    let origin = origin(state.options.tls.is_some(), &headers, state.addr);
     let body = serde_json::json!({
         "issuer": origin,
         "token_endpoint": format!("{origin}/token"),
@@ -510,7 +510,7 @@ async fn page(
     if state.options.link_header {
         let origin = match &state.options.link_origin {
             Some(foreign) => foreign.clone(),
-            None => origin(&headers, state.addr),
+            None => origin(state.options.tls.is_some(), &headers, state.addr),
         };
         let link = link_header(&origin, &path, &query, limit, offset, total);
         if let Ok(value) = HeaderValue::from_str(&link) {
@@ -609,7 +609,8 @@ fn page_body(state: &AppState, endpoint: &Endpoint, start: u64, end: u64) -> Vec
 }
 
 /// `scheme://host:port` the client used, from `Host` when it looks like one, else the bound address.
-fn origin(headers: &HeaderMap, addr: SocketAddr) -> String {
+fn origin(tls: bool, headers: &HeaderMap, addr: SocketAddr) -> String {
+    let scheme = if tls { "https" } else { "http" };
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -619,8 +620,8 @@ fn origin(headers: &HeaderMap, addr: SocketAddr) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         });
     match host {
-        Some(host) => format!("http://{host}"),
-        None => format!("http://{addr}"),
+        Some(host) => format!("{scheme}://{host}"),
+        None => format!("{scheme}://{addr}"),
     }
 }
 

@@ -14,3 +14,4 @@ mod profiles;
 mod roster_csv;
 mod safety;
 mod security;
+mod tls;
