@@ -7,6 +7,7 @@
 //! slot in as new [`Grant`] variants without touching them.
 
 mod client_credentials;
+pub mod oauth1;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
