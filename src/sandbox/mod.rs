@@ -12,6 +12,9 @@ mod endpoints;
 mod faults;
 mod fixture;
 mod json;
+mod oauth1;
+#[cfg(test)]
+mod oauth1_tests;
 mod server;
 mod synthetic;
 #[cfg(test)]

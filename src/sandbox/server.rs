@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -20,6 +20,7 @@ use super::data::Data;
 use super::endpoints::Endpoint;
 use super::faults::{Fault, Injector, http_date_in};
 use super::json::push_padded;
+use super::oauth1::{self, Received, Verifier};
 use super::tokens::{
     RefreshTokens, Rejection, ScopeSet, Tokens, basic_credentials, random_token, same,
 };
@@ -36,6 +37,8 @@ struct AppState {
     counters: Arc<Counters>,
     tokens: Tokens,
     refresh_tokens: RefreshTokens,
+    /// Checks OAuth 1.0a signed requests and remembers their nonces.
+    oauth1: Verifier,
     limiter: Option<DefaultDirectRateLimiter>,
     /// The bound address, for `Link` URLs when a request has no usable `Host`.
     addr: SocketAddr,
@@ -62,6 +65,7 @@ pub(crate) fn router(
         counters,
         tokens: Tokens::default(),
         refresh_tokens,
+        oauth1: Verifier::default(),
         limiter,
         addr,
     });
@@ -306,9 +310,11 @@ async fn openid_configuration(State(state): State<Shared>, headers: HeaderMap) -
 }
 
 /// The common start of every API request: count it, wait out the latency, apply the rate limit,
-/// find the endpoint, and check the bearer token and its scope.
+/// find the endpoint, and check the bearer token (or OAuth 1.0a signature) and its scope.
 async fn admit(
     state: &AppState,
+    method: &Method,
+    uri: &Uri,
     headers: &HeaderMap,
     path: &str,
     single: bool,
@@ -343,7 +349,10 @@ async fn admit(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return Err(response);
     }
-    let scopes = state.tokens.check(headers).map_err(|rejection| {
+    // Signed requests (OAuth 1.0a) are checked here; any other goes to the bearer check.
+    let signed = oauth1_scopes(state, method, uri, headers).transpose()?;
+    let bearer = || state.tokens.check(headers);
+    let scopes = signed.map_or_else(bearer, Ok).map_err(|rejection| {
         Counters::bump(&counters.unauthorized);
         let mut response = status_info(
             StatusCode::UNAUTHORIZED,
@@ -394,6 +403,63 @@ async fn admit(
     Ok(endpoint)
 }
 
+/// For a request signed with OAuth 1.0a (`Authorization: OAuth …`): every read scope the host
+/// does not withhold (such a client has no token scopes), or a 401 that says what failed.
+/// `None` for any other request, which goes to the bearer check.
+fn oauth1_scopes(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<Result<ScopeSet, Response>> {
+    if !oauth1::is_oauth(headers) {
+        return None;
+    }
+    // The client signed `scheme://{Host}{path}`, lower-cased, the scheme's default port omitted.
+    let tls = state.options.tls.is_some();
+    let origin = origin(tls, headers, state.addr).to_ascii_lowercase();
+    let default_port = if tls { ":443" } else { ":80" };
+    let base_uri = format!(
+        "{}{}",
+        origin.strip_suffix(default_port).unwrap_or(&origin),
+        uri.path()
+    );
+    let received = Received {
+        method: method.as_str(),
+        base_uri: &base_uri,
+        query: uri.query(),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+    };
+    let options = &state.options;
+    let verdict = state.oauth1.verify(
+        &received,
+        &options.client_id,
+        &options.client_secret,
+        crate::auth::oauth1::unix_now(),
+    );
+    if let Err(failure) = verdict {
+        Counters::bump(&state.counters.unauthorized);
+        let mut response = status_info(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            &failure.to_string(),
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("OAuth realm=\"sandbox\""),
+        );
+        return Some(Err(response));
+    }
+    Counters::bump(&state.counters.oauth1_requests);
+    Some(Ok(KnownScope::ALL
+        .into_iter()
+        .filter(|s| !options.withheld_scopes.contains(s))
+        .fold(ScopeSet::default(), ScopeSet::with)))
+}
+
 /// `limit` (at least 1) and `offset` from a raw query string; the complaint otherwise.
 fn paging(query: &str, default_limit: u64) -> Result<(u64, u64), String> {
     let mut limit = default_limit.max(1);
@@ -426,9 +492,11 @@ async fn page(
     State(state): State<Shared>,
     Path(path): Path<String>,
     RawQuery(query): RawQuery,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let endpoint = match admit(&state, &headers, &path, false).await {
+    let endpoint = match admit(&state, &method, &uri, &headers, &path, false).await {
         Ok(endpoint) => endpoint,
         Err(response) => return response,
     };
@@ -676,9 +744,11 @@ fn link_header(
 async fn single(
     State(state): State<Shared>,
     Path((path, id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let endpoint = match admit(&state, &headers, &path, true).await {
+    let endpoint = match admit(&state, &method, &uri, &headers, &path, true).await {
         Ok(endpoint) => endpoint,
         Err(response) => return response,
     };

@@ -475,3 +475,79 @@ fn a_refresh_token_run_outlives_its_access_tokens_and_saves_each_rotation() {
     );
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
 }
+
+#[test]
+fn oauth1_signed_runs_give_the_same_bundle_and_a_wrong_secret_is_refused() {
+    let server = Server::fixture();
+    let dir = workdir();
+    let reference = dir.path().join("bearer.zip");
+    let ran = run_to(
+        server.export().args(["--scope", "roster.readonly"]),
+        &reference,
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let tokens_before = server.stats().tokens_issued;
+    for method in ["hmac-sha256", "hmac-sha1"] {
+        let out = dir.path().join(format!("{method}.zip"));
+        // Small pages: many signed requests, each with its own limit and offset.
+        let ran = run_to(
+            server.export().args([
+                "--auth",
+                "oauth1",
+                "--signature-method",
+                method,
+                "--scope",
+                "roster.readonly",
+                "--page-size",
+                "7",
+            ]),
+            &out,
+        );
+        assert_eq!(ran.code, Some(0), "{method}: {}", ran.stderr);
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&reference).unwrap()
+        );
+    }
+    let stats = server.stats();
+    assert_eq!(
+        stats.tokens_issued, tokens_before,
+        "OAuth 1.0a fetches no token"
+    );
+    assert!(stats.oauth1_requests > 20, "{stats:?}");
+    assert_eq!(stats.unauthorized, 0, "{stats:?}");
+
+    let ran = run_to(
+        server
+            .export()
+            .env("ROSTER_EXPORT_CLIENT_SECRET", "not-the-secret")
+            .args(["--auth", "oauth1", "--scope", "roster.readonly"]),
+        &dir.path().join("wrong.zip"),
+    );
+    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("signed request was refused"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!dir.path().join("wrong.zip").exists());
+}
+
+#[test]
+fn the_demo_serves_every_grant() {
+    let dir = workdir();
+    for auth in ["client-credentials", "password", "oauth1"] {
+        let out = dir.path().join(format!("{auth}.zip"));
+        let ran = run_to(
+            bin().args(["--demo", "--auth", auth, "--scope", "roster.readonly"]),
+            &out,
+        );
+        assert_eq!(ran.code, Some(0), "{auth}: {}", ran.stderr);
+    }
+    let first = std::fs::read(dir.path().join("client-credentials.zip")).unwrap();
+    assert_eq!(
+        first,
+        std::fs::read(dir.path().join("password.zip")).unwrap()
+    );
+    assert_eq!(first, std::fs::read(dir.path().join("oauth1.zip")).unwrap());
+}
