@@ -218,3 +218,28 @@ fn the_sandbox_command_serves_https_with_tls_cert_and_tls_key() {
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     assert_eq!(manifest(&bundle_files(&out))["file.users"], "bulk");
 }
+
+#[test]
+fn oauth1_signs_https_urls_the_server_accepts() {
+    let pki = pki();
+    let dir = workdir();
+    let ca = write(dir.path(), "ca.pem", &pki.ca_pem);
+    let server = tls_server(&pki);
+    let ran = run_to(
+        server.export().arg("--ca-cert").arg(&ca).args([
+            "--auth",
+            "oauth1",
+            "--scope",
+            "roster.readonly",
+            "--page-size",
+            "20",
+        ]),
+        &dir.path().join("b.zip"),
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let stats = server.stats();
+    assert!(
+        stats.oauth1_requests > 0 && stats.unauthorized == 0,
+        "{stats:?}"
+    );
+}
