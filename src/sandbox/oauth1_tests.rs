@@ -2,9 +2,6 @@
 //! [`OAuth1Signer`] get pages; a wrong secret, a query changed after signing, a replayed header,
 //! an old timestamp or an unknown consumer key get 401 saying which.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use reqwest::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
@@ -13,20 +10,7 @@ use serde_json::Value;
 use super::*;
 use crate::auth::oauth1::{OAuth1Signer, SignatureMethod, unix_now};
 
-const LIMIT: Duration = Duration::from_secs(30);
-
-async fn start(options: SandboxOptions) -> Sandbox {
-    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    Sandbox::start(options, addr).await.expect("sandbox starts")
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
+use super::tests::{LIMIT, client, start};
 
 fn signer(key: &str, secret: &str, method: SignatureMethod) -> OAuth1Signer {
     OAuth1Signer {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::*;
 use crate::oneroster::{COLLECTIONS, StatusInfo};
 
-const LIMIT: Duration = Duration::from_secs(30);
+pub(super) const LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs a test body, failing it if it takes longer than [`LIMIT`].
 async fn bounded<F: Future<Output = ()>>(body: F) {
@@ -27,12 +27,12 @@ async fn bounded<F: Future<Output = ()>>(body: F) {
         .expect("the test finished in time");
 }
 
-async fn start(options: SandboxOptions) -> Sandbox {
+pub(super) async fn start(options: SandboxOptions) -> Sandbox {
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     Sandbox::start(options, addr).await.expect("sandbox starts")
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
