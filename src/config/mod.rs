@@ -30,7 +30,7 @@ use crate::pager::PagerSettings;
 use profile::{Loaded, read_secret_file};
 
 /// What the built-in sandbox supplies under `--demo`: it stands in for a provider preset.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Demo {
     pub base_url: String,
     pub token_url: String,
@@ -41,6 +41,15 @@ pub struct Demo {
     pub username: String,
     pub password: String,
     pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How to reach and authenticate to a host, resolved from flags, environment, profile and preset.
@@ -551,9 +560,9 @@ fn headers(args: &ConnectionArgs, layers: &Layers) -> Result<HeaderMap, Error> {
         }
     }
     for header in &args.headers {
-        let (name, value) = header
-            .split_once(':')
-            .ok_or_else(|| Error::usage(format!("--header {header:?}: expected `Name: value`")))?;
+        let (name, value) = header.split_once(':').ok_or_else(|| {
+            Error::usage("--header: expected `Name: value` (the value is not shown)")
+        })?;
         add("--header", name, SecretString::from(value.to_string()))?;
     }
     if let Some(provider) = &layers.provider {

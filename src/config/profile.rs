@@ -139,8 +139,23 @@ pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), Erro
     let private = std::fs::metadata(&path)
         .map(|m| m.permissions().mode() & 0o077 == 0)
         .unwrap_or(false);
-    let file: ConfigFile = toml::from_str(&text)
-        .map_err(|e| Error::usage(format!("config file {}: {e}", path.display())))?;
+    let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+        // The message and the place, not toml's quoted source line: it may hold a secret.
+        let place = match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(", line {line}, column {column}")
+            }
+            None => String::new(),
+        };
+        Error::usage(format!(
+            "config file {}{place}: {}",
+            path.display(),
+            e.message().trim_end()
+        ))
+    })?;
     Ok((path, file, private))
 }
 
@@ -391,6 +406,15 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("line 3"), "{err}");
+        // A broken line is placed, never quoted: it may hold a secret.
+        let path = write(
+            dir.path(),
+            "[profiles.a]\nclient_secret = \"hunter2-secret\nclient_id = 1\n",
+            0o600,
+        );
+        let err = load("a", Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("hunter2-secret"), "{err}");
         let path = write(dir.path(), "[profiles.a]\n[profiles.b]\n", 0o600);
         let err = load("c", Some(&path)).unwrap_err().to_string();
         assert!(
