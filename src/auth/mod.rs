@@ -82,7 +82,7 @@ pub enum AuthError {
         source: Box<HttpError>,
         hint: &'static str,
     },
-    #[error("the token endpoint could not be reached: {0}")]
+    #[error("the token request failed: {0}")]
     Unreachable(Box<HttpError>),
     #[error("the token endpoint {url} sent a reply that is not a token: {reason}")]
     BadReply { url: String, reason: String },
