@@ -13,7 +13,7 @@ use url::Url;
 use super::token_endpoint::{TokenEndpoint, oauth_error};
 use super::{AccessToken, AuthError};
 use crate::cli::ClientAuth;
-use crate::http::{HttpError, Step, Target, Transport, classify, safe_url};
+use crate::http::{Target, Transport, safe_url};
 
 /// Where the token endpoint is.
 #[derive(Debug, Clone)]
@@ -137,30 +137,11 @@ async fn discover(transport: &Transport, authority: &Url) -> Result<Url, AuthErr
     url.set_path(&path);
     let target = Target::discovery(&url);
     let reply = transport
-        .with_retry(&target, |_| async {
-            let request = match transport
+        .fetch_ok(&target, || {
+            transport
                 .client()
                 .get(url.clone())
                 .header(reqwest::header::ACCEPT, "application/json")
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    return Step::Fatal(HttpError::BadResponse {
-                        target: target.clone(),
-                        reason: e.to_string(),
-                    });
-                }
-            };
-            match classify(&target, transport.send(request).await) {
-                Ok(reply) if reply.status.is_success() => Step::Done(reply),
-                Ok(reply) => Step::Fatal(HttpError::Status {
-                    target: target.clone(),
-                    status: reply.status,
-                    info: None,
-                }),
-                Err(step) => step,
-            }
         })
         .await
         .map_err(|e| AuthError::Unreachable(Box::new(e)))?;

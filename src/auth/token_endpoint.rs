@@ -11,8 +11,7 @@ use url::Url;
 
 use super::{AccessToken, AuthError};
 use crate::cli::ClientAuth;
-use crate::http::{HttpError, Step, Target, Transport, classify, safe_url};
-use crate::oneroster::StatusInfo;
+use crate::http::{HttpError, Target, Transport, safe_url};
 
 /// Where tokens come from and how the client proves who it is. `Debug` never shows the secret.
 pub struct TokenEndpoint {
@@ -73,32 +72,16 @@ impl TokenEndpoint {
             }
         }
         let reply = transport
-            .with_retry(&target, |_| async {
-                let mut builder = transport
+            .fetch_ok(&target, || {
+                let builder = transport
                     .client()
                     .post(self.url.clone())
                     .header(reqwest::header::ACCEPT, "application/json")
                     .form(&fields);
                 if basic {
-                    builder = builder.basic_auth(&self.client_id, secret);
-                }
-                let request = match builder.build() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        return Step::Fatal(HttpError::BadResponse {
-                            target: target.clone(),
-                            reason: format!("could not build the request: {e}"),
-                        });
-                    }
-                };
-                match classify(&target, transport.send(request).await) {
-                    Ok(reply) if reply.status.is_success() => Step::Done(reply),
-                    Ok(reply) => Step::Fatal(HttpError::Status {
-                        target: target.clone(),
-                        status: reply.status,
-                        info: StatusInfo::from_body(&reply.body).map(Box::new),
-                    }),
-                    Err(step) => step,
+                    builder.basic_auth(&self.client_id, secret)
+                } else {
+                    builder
                 }
             })
             .await

@@ -244,6 +244,37 @@ impl Transport {
         }
     }
 
+    /// Sends the request `build` makes, retrying as [`Transport::with_retry`] does, and returns the
+    /// reply when its status is a success; any other status is [`HttpError::Status`] with the
+    /// body's status info. For the small non-page requests (token, OIDC discovery).
+    pub async fn fetch_ok(
+        &self,
+        target: &Target,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Reply, HttpError> {
+        self.with_retry(target, |_| async {
+            let request = match build().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    return Step::Fatal(HttpError::BadResponse {
+                        target: target.clone(),
+                        reason: format!("could not build the request: {e}"),
+                    });
+                }
+            };
+            match classify(target, self.send(request).await) {
+                Ok(reply) if reply.status.is_success() => Step::Done(reply),
+                Ok(reply) => Step::Fatal(HttpError::Status {
+                    target: target.clone(),
+                    status: reply.status,
+                    info: StatusInfo::from_body(&reply.body).map(Box::new),
+                }),
+                Err(step) => step,
+            }
+        })
+        .await
+    }
+
     /// Runs `attempt` until it is done, fatal, or out of tries, sleeping between tries as the
     /// retry policy and any `Retry-After` say. Used for token requests and page requests alike.
     pub async fn with_retry<T, E, F, Fut>(&self, target: &Target, mut attempt: F) -> Result<T, E>
