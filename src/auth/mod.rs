@@ -129,6 +129,8 @@ impl std::fmt::Debug for AccessToken {
 }
 
 struct Cached {
+    token: SecretString,
+    /// `Bearer <token>`, built once and marked sensitive.
     header: HeaderValue,
     /// When to stop using it: a little before the server's expiry.
     use_until: Instant,
@@ -193,11 +195,7 @@ impl TokenSource {
         if matches!(self.grant, Grant::OAuth1(_)) {
             return Ok(None);
         }
-        let (header, _) = self.current().await?;
-        let value = header.to_str().unwrap_or_default();
-        Ok(Some(SecretString::from(
-            value.strip_prefix("Bearer ").unwrap_or(value).to_string(),
-        )))
+        self.with_current(|c| c.token.clone()).await.map(Some)
     }
 
     /// `auth rotate`: a new refresh token now; `None` unless the grant is a refresh token.
@@ -220,16 +218,25 @@ impl TokenSource {
         Ok(credential)
     }
 
-    /// The cached token, or a new one. The lock makes concurrent callers wait for one fetch.
+    /// The header and credential of the cached token, or of a new one.
     async fn current(&self) -> Result<(HeaderValue, Credential), AuthError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.as_ref().filter(|c| Instant::now() < c.use_until) {
-            return Ok((
+        self.with_current(|c| {
+            (
                 c.header.clone(),
                 Credential {
                     generation: c.generation,
                 },
-            ));
+            )
+        })
+        .await
+    }
+
+    /// Runs `read` on the cached token, or on a new one. The lock makes concurrent callers wait
+    /// for one fetch.
+    async fn with_current<R>(&self, read: impl FnOnce(&Cached) -> R) -> Result<R, AuthError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.as_ref().filter(|c| Instant::now() < c.use_until) {
+            return Ok(read(c));
         }
         let token = match &self.grant {
             Grant::ClientCredentials(grant) => grant.fetch(&self.transport).await?,
@@ -251,13 +258,14 @@ impl TokenSource {
         );
         let cached = cache.insert(Cached {
             header: bearer_header(&token.value),
+            token: token.value,
             use_until: Instant::now()
                 + token
                     .expires_in
                     .saturating_sub(refresh_margin(token.expires_in)),
             generation,
         });
-        Ok((cached.header.clone(), Credential { generation }))
+        Ok(read(cached))
     }
 
     /// The server rejected `credential` (401): forget it unless another request already replaced it.

@@ -26,7 +26,7 @@ pub struct RefreshTokenGrant {
     /// Warn when the stored token is older than this.
     pub warn_after: Duration,
     /// The age warning is given once per run.
-    pub warned: AtomicBool,
+    warned: AtomicBool,
 }
 
 /// What `auth rotate` reports.
@@ -37,6 +37,23 @@ pub struct Rotation {
 }
 
 impl RefreshTokenGrant {
+    pub fn new(
+        endpoint: TokenEndpoint,
+        store: TokenStore,
+        seed: Option<SecretString>,
+        preserve: bool,
+        warn_after: Duration,
+    ) -> RefreshTokenGrant {
+        RefreshTokenGrant {
+            endpoint,
+            store,
+            seed,
+            preserve,
+            warn_after,
+            warned: AtomicBool::new(false),
+        }
+    }
+
     pub(super) async fn fetch(&self, transport: &Transport) -> Result<AccessToken, AuthError> {
         self.exchange(transport, self.preserve)
             .await

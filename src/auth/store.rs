@@ -131,12 +131,22 @@ impl TokenStore {
         }))
     }
 
-    /// Fails now if the store's folder cannot take a new file, before a host rotates the token.
-    pub fn check_writable(&self) -> Result<(), StoreError> {
+    /// Temporary files beside the store are named `.NAME.XXXXXX.tmp`, so a sweep finds them.
+    fn temp_prefix(&self) -> String {
+        format!(".{}.", self.file_name())
+    }
+
+    /// A new private (0600) temporary file beside the store.
+    fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
         tempfile::Builder::new()
-            .prefix(&format!(".{}.", self.file_name()))
+            .prefix(&self.temp_prefix())
             .suffix(".tmp")
             .tempfile_in(self.dir())
+    }
+
+    /// Fails now if the store's folder cannot take a new file, before a host rotates the token.
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        self.temp_file()
             .map(drop)
             .map_err(self.io("create a file in its folder"))
     }
@@ -154,11 +164,8 @@ impl TokenStore {
         let mut text = serde_json::to_string_pretty(&disk).expect("plain struct serializes");
         text.push('\n');
         std::fs::create_dir_all(self.dir()).map_err(self.io("create its folder"))?;
-        // tempfile creates 0600 files.
-        let mut temp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", self.file_name()))
-            .suffix(".tmp")
-            .tempfile_in(self.dir())
+        let mut temp = self
+            .temp_file()
             .map_err(self.io("create a temporary file beside it"))?;
         temp.write_all(text.as_bytes())
             .and_then(|()| temp.as_file().sync_all())
@@ -210,7 +217,7 @@ impl TokenStore {
 
     /// Removes temporary files a killed run left beside the store (call with the lock held).
     pub fn sweep_leftovers(&self) {
-        let prefix = format!(".{}.", self.file_name());
+        let prefix = self.temp_prefix();
         let Ok(entries) = std::fs::read_dir(self.dir()) else {
             return;
         };

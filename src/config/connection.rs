@@ -3,7 +3,6 @@
 //! (or the demo sandbox), in that order.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -282,15 +281,14 @@ pub(super) fn connection(
                 .refresh_token_warn_days
                 .or(profile.and_then(|p| p.refresh_token_warn_days))
                 .unwrap_or(330);
-            Grant::RefreshToken(Box::new(RefreshTokenGrant {
-                endpoint: endpoint(Some(required_secret()?))?,
-                store: TokenStore::new(store),
+            Grant::RefreshToken(Box::new(RefreshTokenGrant::new(
+                endpoint(Some(required_secret()?))?,
+                TokenStore::new(store),
                 seed,
-                preserve: args.preserve_refresh_token
+                args.preserve_refresh_token
                     || profile.and_then(|p| p.preserve_refresh_token) == Some(true),
-                warn_after: Duration::from_secs(u64::from(days) * 86_400),
-                warned: AtomicBool::new(false),
-            }))
+                Duration::from_secs(u64::from(days) * 86_400),
+            )))
         }
         AuthKind::Password => {
             let direct = args
