@@ -155,11 +155,9 @@ impl RefreshTokenGrant {
     }
 
     fn warn_if_old(&self, stored: &StoredToken) {
-        let age = Timestamp::now().duration_since(stored.issued_at);
-        let days = age.as_secs() / 86_400;
-        if age.as_secs() as u64 > self.warn_after.as_secs()
-            && !self.warned.swap(true, Ordering::Relaxed)
-        {
+        let age = age_secs(stored.issued_at, Timestamp::now());
+        let days = age / 86_400;
+        if age > self.warn_after.as_secs() && !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 store = %self.store.path().display(),
                 days,
@@ -167,5 +165,25 @@ impl RefreshTokenGrant {
                  after 365); run `roster-export auth rotate` to get a new one"
             );
         }
+    }
+}
+
+/// Seconds from `issued_at` to `now`; zero when the clock says the token is from the future
+/// (a clock set back), rather than a negative age that wraps into a huge one.
+fn age_secs(issued_at: Timestamp, now: Timestamp) -> u64 {
+    u64::try_from(now.duration_since(issued_at).as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_from_the_future_is_not_old() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let earlier = Timestamp::from_second(1_800_000_000 - 340 * 86_400).unwrap();
+        let later = Timestamp::from_second(1_800_000_000 + 3_600).unwrap();
+        assert_eq!(age_secs(earlier, now) / 86_400, 340);
+        assert_eq!(age_secs(later, now), 0);
     }
 }
