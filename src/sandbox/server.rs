@@ -22,7 +22,7 @@ use super::faults::{Fault, Injector, http_date_in};
 use super::json::push_padded;
 use super::oauth1::{self, Received, Verifier};
 use super::tokens::{
-    RefreshTokens, Rejection, ScopeSet, Tokens, basic_credentials, random_token, same,
+    RefreshTokens, Rejection, ScopeSet, Tokens, basic_credentials, bearer_token, random_token, same,
 };
 use super::{BASE_PATH, Counters, GRANT_NAMES, SandboxOptions, Vendor};
 use crate::oneroster::KnownScope;
@@ -513,7 +513,7 @@ async fn page(
         .page_cap
         .map_or(limit, |cap| limit.min(cap.max(1)));
     let total = state.data.len(&endpoint);
-    let token = bearer(&headers);
+    let token = bearer_token(&headers).unwrap_or("");
     let fault = state.faults.as_ref().and_then(|f| f.draw(token));
     if let Some(response) = fault_response(&state, fault).await {
         return response;
@@ -586,15 +586,6 @@ async fn page(
         }
     }
     response
-}
-
-/// The bearer token of a request ("" when there is none).
-fn bearer(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
 }
 
 /// The whole answer for faults that replace the page; `None` for the ones that alter it (and

@@ -178,15 +178,7 @@ impl Tokens {
 
     /// The scopes of a live token from an `Authorization: Bearer …` header.
     pub(crate) fn check(&self, headers: &HeaderMap) -> Result<ScopeSet, Rejection> {
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or(Rejection::Missing)?;
+        let token = bearer_token(headers).ok_or(Rejection::Missing)?;
         let mut grants = self.grants.lock().expect("token map lock");
         let grant = *grants.get(token).ok_or(Rejection::Unknown)?;
         if grant.expires <= Instant::now() {
@@ -200,6 +192,18 @@ impl Tokens {
     pub(crate) fn len(&self) -> usize {
         self.grants.lock().expect("token map lock").len()
     }
+}
+
+/// The token of an `Authorization: Bearer …` header (the scheme in any case), if there is one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty())
 }
 
 /// `Authorization: Basic base64(id:secret)`, taken literally: plain base64, not URL-decoded
