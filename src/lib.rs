@@ -20,3 +20,4 @@ pub mod progress;
 pub mod records;
 pub mod run;
 pub mod sandbox;
+pub mod signal;

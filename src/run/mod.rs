@@ -39,7 +39,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
 
     let outcome = tokio::select! {
         outcome = export(&plan, api, &progress) => outcome,
-        signal = shutdown_signal() => Err(signal),
+        () = crate::signal::shutdown() => Err(Error::Interrupted),
     };
     let (collections, output) = outcome?;
     Ok(RunSummary {
@@ -183,28 +183,4 @@ const MAX_REWALKS: u32 = 4;
 /// A 404 on the collection itself (not a transient failure): the service is not there.
 fn is_not_found(err: &PagerError) -> bool {
     matches!(err, PagerError::Api(api) if matches!(&**api, ApiError::Http(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND)))
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() -> Error {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return Error::Interrupted;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    Error::Interrupted
 }

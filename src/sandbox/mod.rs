@@ -569,7 +569,7 @@ pub async fn run_forever(args: SandboxArgs) -> std::io::Result<()> {
     out.flush()?;
     drop(out);
     eprintln!("serving until Ctrl-C");
-    shutdown_signal().await;
+    crate::signal::shutdown().await;
     eprintln!("stopping");
     sandbox.shutdown().await;
     Ok(())
@@ -631,20 +631,4 @@ fn shell_quote(s: &str) -> String {
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
