@@ -207,10 +207,7 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
             );
         }
     };
-    let scopes = KnownScope::ALL
-        .into_iter()
-        .filter(|s| asked.contains(*s) && !state.options.withheld_scopes.contains(s))
-        .fold(ScopeSet::default(), ScopeSet::with);
+    let scopes = granted(&state.options, asked);
     let refresh_token = match grant {
         Some("client_credentials") => None,
         Some("refresh_token") => {
@@ -454,10 +451,15 @@ fn oauth1_scopes(
         return Some(Err(response));
     }
     Counters::bump(&state.counters.oauth1_requests);
-    Some(Ok(KnownScope::ALL
+    Some(Ok(granted(options, ScopeSet::all())))
+}
+
+/// The scopes of `asked` this host grants: all but the ones it withholds.
+fn granted(options: &SandboxOptions, asked: ScopeSet) -> ScopeSet {
+    KnownScope::ALL
         .into_iter()
-        .filter(|s| !options.withheld_scopes.contains(s))
-        .fold(ScopeSet::default(), ScopeSet::with)))
+        .filter(|s| asked.contains(*s) && !options.withheld_scopes.contains(s))
+        .fold(ScopeSet::default(), ScopeSet::with)
 }
 
 /// `limit` (at least 1) and `offset` from a raw query string; the complaint otherwise.
