@@ -13,25 +13,6 @@ use crate::support::*;
 
 const SEED: &str = "demo-refresh-token";
 
-/// The binary pointed at `server` with the client's id and secret, but no grant chosen yet.
-fn against(server: &Server) -> assert_cmd::Command {
-    against_with(server, &[])
-}
-
-/// The same for a subcommand (`token`, `auth rotate`).
-fn against_with(server: &Server, subcommand: &[&str]) -> assert_cmd::Command {
-    let mut cmd = if subcommand.is_empty() {
-        bin()
-    } else {
-        bin_for(subcommand)
-    };
-    cmd.env("ROSTER_EXPORT_CLIENT_SECRET", SECRET)
-        .args(["--base-url", &server.base_url()])
-        .args(["--token-url", &server.token_url()])
-        .args(["--client-id", "demo-client", "--rate", "1000"]);
-    cmd
-}
-
 fn refresh_args(store: &Path) -> Vec<String> {
     vec![
         "--auth".into(),
@@ -68,7 +49,8 @@ fn refresh_tokens_rotate_and_the_new_one_is_kept_across_runs() {
     let dir = workdir();
     let store = dir.path().join("state/store.json");
     let first = run_to(
-        against(&server)
+        server
+            .export()
             .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
             .args(refresh_args(&store)),
         &dir.path().join("a.zip"),
@@ -82,7 +64,7 @@ fn refresh_tokens_rotate_and_the_new_one_is_kept_across_runs() {
 
     // The second run reads the store alone (the seed is only for creating it).
     let second = run_to(
-        against(&server).args(refresh_args(&store)),
+        server.export().args(refresh_args(&store)),
         &dir.path().join("b.zip"),
     );
     assert_eq!(second.code, Some(0), "{}", second.stderr);
@@ -102,7 +84,8 @@ fn refresh_tokens_rotate_and_the_new_one_is_kept_across_runs() {
     // The retired seed is refused; the message says what to do, and the store is left whole.
     let stale = dir.path().join("stale.json");
     let refused = run_to(
-        against(&server)
+        server
+            .export()
             .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
             .args(refresh_args(&stale)),
         &dir.path().join("c.zip"),
@@ -125,7 +108,8 @@ fn preserved_refresh_tokens_stay_until_rotated_on_demand() {
     let mut args = refresh_args(&store);
     args.push("--preserve-refresh-token".into());
     let ran = run_to(
-        against(&server)
+        server
+            .export()
             .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
             .args(&args),
         &dir.path().join("a.zip"),
@@ -134,7 +118,8 @@ fn preserved_refresh_tokens_stay_until_rotated_on_demand() {
     assert_eq!(stored_token(&store), SEED);
     assert_eq!(server.stats().refresh_rotations, 0);
 
-    let rotate = against_with(&server, &["auth", "rotate"])
+    let rotate = server
+        .subcommand(&["auth", "rotate"])
         .args(&refresh_args(&store)[..4])
         .output()
         .unwrap();
@@ -147,11 +132,12 @@ fn preserved_refresh_tokens_stay_until_rotated_on_demand() {
     assert!(!stderr.contains(&rotated));
     assert_eq!(server.stats().refresh_rotations, 1);
 
-    let ran = run_to(against(&server).args(&args), &dir.path().join("b.zip"));
+    let ran = run_to(server.export().args(&args), &dir.path().join("b.zip"));
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     assert_eq!(stored_token(&store), rotated);
 
-    let wrong = against_with(&server, &["auth", "rotate"])
+    let wrong = server
+        .subcommand(&["auth", "rotate"])
         .args(["--auth", "client-credentials"])
         .output()
         .unwrap();
@@ -174,7 +160,7 @@ fn an_old_refresh_token_draws_a_warning() {
     std::fs::write(&store, body.to_string()).unwrap();
     let mut args = refresh_args(&store);
     args.push("--preserve-refresh-token".into());
-    let ran = run_to(against(&server).args(&args), &dir.path().join("a.zip"));
+    let ran = run_to(server.export().args(&args), &dir.path().join("a.zip"));
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     assert!(
         ran.stderr.contains("340 days old") && ran.stderr.contains("auth rotate"),
@@ -182,7 +168,8 @@ fn an_old_refresh_token_draws_a_warning() {
         ran.stderr
     );
     let ran = run_to(
-        against(&server)
+        server
+            .export()
             .args(&args)
             .args(["--refresh-token-warn-days", "400"]),
         &dir.path().join("b.zip"),
@@ -194,12 +181,10 @@ fn an_old_refresh_token_draws_a_warning() {
 /// Starts an export of `orgs` with the refresh-token grant, waits until `ready` says the moment
 /// has come, and kills it with SIGKILL.
 fn kill_when(server: &Server, store: &Path, out: &Path, ready: impl Fn(&Server) -> bool) {
-    let mut child = bin_std()
-        .env("ROSTER_EXPORT_CLIENT_SECRET", SECRET)
+    let mut child = server
+        .export_std()
         .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
-        .args(["--base-url", &server.base_url()])
-        .args(["--token-url", &server.token_url()])
-        .args(["--client-id", "demo-client", "--only", "orgs", "--quiet"])
+        .args(["--only", "orgs", "--quiet"])
         .args(refresh_args(store))
         .arg("--out")
         .arg(out)
@@ -244,7 +229,8 @@ fn a_run_killed_after_saving_a_rotated_token_loses_nothing() {
     assert!(!dir.path().join("a.zip").exists());
 
     let ran = run_to(
-        against(&server)
+        server
+            .export()
             .args(refresh_args(&store))
             .args(["--only", "orgs"]),
         &dir.path().join("b.zip"),
@@ -277,7 +263,7 @@ fn a_run_killed_before_saving_a_rotated_token_leaves_the_store_whole_and_says_wh
     );
 
     let ran = run_to(
-        against(&server).args(refresh_args(&store)),
+        server.export().args(refresh_args(&store)),
         &dir.path().join("b.zip"),
     );
     assert_eq!(ran.code, Some(3), "{}", ran.stderr);
@@ -334,7 +320,8 @@ fn the_token_command_prints_a_bearer_token_that_the_bearer_mode_uses() {
         token_lifetime: Duration::from_secs(2),
         ..Default::default()
     });
-    let printed = against_with(&server, &["token"])
+    let printed = server
+        .subcommand(&["token"])
         .args(["--scope", "roster.readonly"])
         .output()
         .unwrap();
@@ -457,7 +444,8 @@ fn a_refresh_token_run_outlives_its_access_tokens_and_saves_each_rotation() {
     let dir = workdir();
     let store = dir.path().join("store.json");
     let ran = run_to(
-        against(&server)
+        server
+            .export()
             .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
             .args(refresh_args(&store))
             .args(["--page-size", "2", "--concurrency", "2"]),
@@ -468,7 +456,8 @@ fn a_refresh_token_run_outlives_its_access_tokens_and_saves_each_rotation() {
     assert!(stats.refresh_rotations >= 2, "{stats:?}");
     // The last rotation is the one on disk: a later run can use it.
     let ran = run_to(
-        against(&server)
+        server
+            .export()
             .args(refresh_args(&store))
             .args(["--only", "orgs"]),
         &dir.path().join("b.zip"),

@@ -81,7 +81,18 @@ impl Server {
 
     /// The same as a plain process, for tests that signal it while it runs.
     pub fn export_std(&self) -> std::process::Command {
-        let mut cmd = bin_std();
+        self.connect(bin_std())
+    }
+
+    /// The binary running `subcommand` (`token`, `auth rotate`), pointed at this server.
+    pub fn subcommand(&self, subcommand: &[&str]) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::from_std(self.connect(bin_for_std(subcommand)));
+        cmd.timeout(RUN_TIMEOUT);
+        cmd
+    }
+
+    /// Adds this server's URLs, the demo client's id and secret, and a rate that never slows a test.
+    fn connect(&self, mut cmd: std::process::Command) -> std::process::Command {
         cmd.env("ROSTER_EXPORT_CLIENT_SECRET", SECRET)
             .arg("--base-url")
             .arg(self.base_url())
@@ -112,26 +123,19 @@ pub fn bin() -> assert_cmd::Command {
     cmd
 }
 
-/// The binary running `subcommand` (its own options follow), with a scrubbed environment.
-pub fn bin_for(subcommand: &[&str]) -> assert_cmd::Command {
+pub fn bin_std() -> std::process::Command {
+    bin_for_std(&[])
+}
+
+/// The binary running `subcommand` (none: an export), its logging options after it, with a
+/// scrubbed environment.
+fn bin_for_std(subcommand: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_roster-export"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
         .env("RUST_BACKTRACE", "0")
         .args(subcommand)
-        .args(["--log-format", "text", "--no-progress"]);
-    let mut cmd = assert_cmd::Command::from_std(cmd);
-    cmd.timeout(RUN_TIMEOUT);
-    cmd
-}
-
-pub fn bin_std() -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_roster-export"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("RUST_BACKTRACE", "0")
         .args(["--log-format", "text", "--no-progress"]);
     cmd
 }
