@@ -1,19 +1,17 @@
 //! The binary's commands, from parsed arguments to an exit code: logs and progress set up, the
-//! work, the closing summary and the one error line.
-
-use std::net::SocketAddr;
+//! settings layered and resolved, the work, the closing summary and the one error line.
 
 use secrecy::ExposeSecret as _;
 
-use crate::auth::TokenSource;
-use crate::cli::{ConnectionArgs, ExportArgs, LoggingArgs, ProfilesArgs, TokenArgs, env};
-use crate::config::{self, Config, Demo};
+use crate::auth::Authorizer;
+use crate::cli::{ConnectionArgs, ExportArgs, LoggingArgs, ProfilesArgs, TokenArgs};
+use crate::env_vars as env;
 use crate::error::{Error, exit};
 use crate::http::Transport;
 use crate::logging::{self, LogStyle};
 use crate::progress::Progress;
 use crate::run;
-use crate::sandbox::{self, Sandbox, SandboxArgs, SandboxOptions};
+use crate::settings::{self, Config, Connection, Settings};
 
 /// Sets up logs (and progress bars when wanted) for a command.
 fn start_logging(args: &LoggingArgs, bars: bool) -> (LogStyle, Progress) {
@@ -32,28 +30,82 @@ fn start_logging(args: &LoggingArgs, bars: bool) -> (LogStyle, Progress) {
     (style, progress)
 }
 
-/// Under `--demo`, the sandbox started on loopback for this command, and what it supplies.
-async fn start_demo(args: &ConnectionArgs) -> Result<Option<(Sandbox, Demo)>, Error> {
-    if !args.demo {
+/// The demo sandbox, while a command uses it.
+#[cfg(feature = "demo")]
+type DemoServer = roster_sandbox::Sandbox;
+#[cfg(not(feature = "demo"))]
+type DemoServer = std::convert::Infallible;
+
+/// Under `--demo`, the sandbox started on loopback for this command, and the settings layer it
+/// supplies in place of a provider preset.
+#[cfg(feature = "demo")]
+async fn start_demo(args: &ConnectionArgs) -> Result<Option<(DemoServer, Settings)>, Error> {
+    use crate::settings::Secret;
+    use roster_sandbox::{Sandbox, SandboxOptions};
+    use secrecy::SecretString;
+
+    if !args.demo() {
         return Ok(None);
     }
     let options = SandboxOptions::default();
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let sandbox = Sandbox::start(options.clone(), loopback)
         .await
         .map_err(|e| Error::Internal(format!("could not start the demo sandbox: {e}")))?;
     tracing::info!(base_url = %sandbox.base_url(), "started the demo sandbox");
-    let demo = Demo {
-        base_url: sandbox.base_url(),
-        token_url: sandbox.token_url(),
-        authority: sandbox.origin(),
-        client_id: options.client_id.clone(),
-        client_secret: options.client_secret.clone(),
-        username: options.username.clone(),
-        password: options.password.clone(),
-        refresh_token: options.refresh_tokens.first().cloned(),
+    let secret = |s: &str| Secret::Value(SecretString::from(s.to_string()));
+    let layer = Settings {
+        base_url: Some(sandbox.base_url()),
+        token_url: Some(sandbox.token_url()),
+        client_id: Some(options.client_id.clone()),
+        client_secret: Some(secret(&options.client_secret)),
+        username: Some(options.username.clone()),
+        password: Some(secret(&options.password)),
+        refresh_token: options.refresh_tokens.first().map(|t| secret(t)),
+        ..Settings::default()
     };
-    Ok(Some((sandbox, demo)))
+    Ok(Some((sandbox, layer)))
+}
+
+#[cfg(not(feature = "demo"))]
+async fn start_demo(_: &ConnectionArgs) -> Result<Option<(DemoServer, Settings)>, Error> {
+    Ok(None)
+}
+
+async fn stop_demo(demo: Option<DemoServer>) {
+    #[cfg(feature = "demo")]
+    if let Some(sandbox) = demo {
+        sandbox.shutdown().await;
+    }
+    #[cfg(not(feature = "demo"))]
+    let _ = demo;
+}
+
+/// The command line over the profile it names, over the presets and the demo.
+fn layered(
+    args: &ConnectionArgs,
+    flags: Settings,
+    demo: Option<Settings>,
+) -> Result<Settings, Error> {
+    let profile = match &args.profile {
+        Some(name) => Some(settings::profile_layer(name, args.config.as_deref())?),
+        None => None,
+    };
+    Ok(Settings::layered(flags, profile, demo))
+}
+
+/// Runs `work` with the demo sandbox (when asked for) up around it.
+async fn with_demo<T>(
+    args: &ConnectionArgs,
+    work: impl AsyncFnOnce(Option<Settings>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let (server, layer) = match start_demo(args).await? {
+        Some((server, layer)) => (Some(server), Some(layer)),
+        None => (None, None),
+    };
+    let result = work(layer).await;
+    stop_demo(server).await;
+    result
 }
 
 /// `roster-export [options]`: one export run.
@@ -65,17 +117,12 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
             env::CLIENT_SECRET
         );
     }
-    let demo = match start_demo(&args.connection).await {
-        Ok(demo) => demo,
-        Err(err) => return fail(&err, style),
-    };
-    let result = match Config::from_args(&args, demo.as_ref().map(|(_, d)| d)) {
-        Ok(config) => run::run(config, progress.clone()).await,
-        Err(err) => Err(err),
-    };
-    if let Some((sandbox, _)) = demo {
-        sandbox.shutdown().await;
-    }
+    let result = with_demo(&args.connection, async |demo| {
+        let settings = layered(&args.connection, args.settings()?, demo)?;
+        let config = Config::resolve(&settings)?;
+        run::run(config, progress.clone()).await
+    })
+    .await;
     match result {
         Ok(summary) => {
             if !args.logging.quiet && style == LogStyle::Text {
@@ -102,26 +149,22 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
 /// `roster-export token` (print an access token) and `roster-export auth rotate`.
 pub async fn token(args: TokenArgs, rotate: bool) -> u8 {
     let (style, _) = start_logging(&args.logging, false);
-    let demo = match start_demo(&args.connection).await {
-        Ok(demo) => demo,
-        Err(err) => return fail(&err, style),
-    };
-    let result = token_work(&args, demo.as_ref().map(|(_, d)| d), rotate).await;
-    if let Some((sandbox, _)) = demo {
-        sandbox.shutdown().await;
-    }
+    let result = with_demo(&args.connection, async |demo| {
+        let settings = layered(&args.connection, args.settings()?, demo)?;
+        token_work(Connection::resolve(&settings, false)?, rotate).await
+    })
+    .await;
     match result {
         Ok(()) => exit::SUCCESS,
         Err(err) => fail(&err, style),
     }
 }
 
-async fn token_work(args: &TokenArgs, demo: Option<&Demo>, rotate: bool) -> Result<(), Error> {
-    let connection = config::token_connection(&args.connection, &args.network, demo)?;
+async fn token_work(connection: Connection, rotate: bool) -> Result<(), Error> {
     let transport = Transport::new(connection.http)?;
-    let tokens = TokenSource::new(connection.grant, transport);
+    let credentials = Authorizer::new(connection.credentials, transport);
     if rotate {
-        let Some(rotation) = tokens.rotate().await? else {
+        let Some(rotation) = credentials.rotate().await? else {
             return Err(Error::usage(
                 "auth rotate works with --auth refresh-token (and its --token-store)",
             ));
@@ -138,7 +181,7 @@ async fn token_work(args: &TokenArgs, demo: Option<&Demo>, rotate: bool) -> Resu
         }
         return Ok(());
     }
-    let Some(token) = tokens.access_token().await? else {
+    let Some(token) = credentials.access_token().await? else {
         return Err(Error::usage(
             "--auth oauth1 signs each request; there is no access token to print",
         ));
@@ -152,20 +195,21 @@ async fn token_work(args: &TokenArgs, demo: Option<&Demo>, rotate: bool) -> Resu
 
 /// `roster-export profiles`: list the config file's profiles on stdout.
 pub fn profiles(args: ProfilesArgs) -> u8 {
-    match config::profile_listing(args.config.as_deref()) {
+    match settings::profile_listing(args.config.as_deref()) {
         Ok(text) => {
             print!("{text}");
             exit::SUCCESS
         }
         Err(err) => {
             eprintln!("error: {err}");
-            err.exit_code()
+            exit::USAGE
         }
     }
 }
 
 /// `roster-export sandbox`: serve until interrupted.
-pub async fn sandbox(args: SandboxArgs) -> u8 {
+#[cfg(feature = "demo")]
+pub async fn sandbox(args: roster_sandbox::SandboxArgs) -> u8 {
     logging::init(
         LogStyle::Text,
         0,
@@ -173,7 +217,7 @@ pub async fn sandbox(args: SandboxArgs) -> u8 {
         std::env::var(env::LOG).ok().as_deref(),
         Progress::hidden(),
     );
-    match sandbox::run_forever(args).await {
+    match roster_sandbox::run_forever(args, crate::signal::shutdown()).await {
         Ok(()) => exit::SUCCESS,
         Err(err) => {
             eprintln!("error: sandbox: {err}");

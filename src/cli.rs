@@ -1,65 +1,22 @@
-//! The command line: flags, their environment variables, help text and examples. No I/O here.
+//! The command line: flags, their environment variables, help text and examples, and the flags
+//! as the top layer of [`Settings`]. Clap's derives live here only; the domain types they parse
+//! into (`AuthKind`, `Format`, …) belong to their modules.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValue;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-use crate::export::{Format, MaxShrink};
-use crate::sandbox::SandboxArgs;
-
-/// Every environment variable the tool reads, in one place.
-pub mod env {
-    pub const BASE_URL: &str = "ROSTER_EXPORT_BASE_URL";
-    pub const TOKEN_URL: &str = "ROSTER_EXPORT_TOKEN_URL";
-    pub const CLIENT_ID: &str = "ROSTER_EXPORT_CLIENT_ID";
-    pub const CLIENT_SECRET: &str = "ROSTER_EXPORT_CLIENT_SECRET";
-    pub const CLIENT_SECRET_FILE: &str = "ROSTER_EXPORT_CLIENT_SECRET_FILE";
-    pub const DEMO: &str = "ROSTER_EXPORT_DEMO";
-    pub const SCOPE: &str = "ROSTER_EXPORT_SCOPE";
-    pub const ONLY: &str = "ROSTER_EXPORT_ONLY";
-    pub const OUT: &str = "ROSTER_EXPORT_OUT";
-    pub const FORMAT: &str = "ROSTER_EXPORT_FORMAT";
-    pub const INCLUDE_PASSWORDS: &str = "ROSTER_EXPORT_INCLUDE_PASSWORDS";
-    pub const SYSTEM_CODE: &str = "ROSTER_EXPORT_SYSTEM_CODE";
-    pub const MAX_SHRINK: &str = "ROSTER_EXPORT_MAX_SHRINK";
-    pub const ALLOW_PARTIAL: &str = "ROSTER_EXPORT_ALLOW_PARTIAL";
-    pub const PAGE_SIZE: &str = "ROSTER_EXPORT_PAGE_SIZE";
-    pub const CONCURRENCY: &str = "ROSTER_EXPORT_CONCURRENCY";
-    pub const RATE: &str = "ROSTER_EXPORT_RATE";
-    pub const BURST: &str = "ROSTER_EXPORT_BURST";
-    pub const MAX_ATTEMPTS: &str = "ROSTER_EXPORT_MAX_ATTEMPTS";
-    pub const BACKOFF_MAX: &str = "ROSTER_EXPORT_BACKOFF_MAX";
-    pub const MAX_RETRY_WAIT: &str = "ROSTER_EXPORT_MAX_RETRY_WAIT";
-    pub const TIMEOUT: &str = "ROSTER_EXPORT_TIMEOUT";
-    pub const CA_CERT: &str = "ROSTER_EXPORT_CA_CERT";
-    pub const PROFILE: &str = "ROSTER_EXPORT_PROFILE";
-    pub const CONFIG: &str = "ROSTER_EXPORT_CONFIG";
-    pub const PROVIDER: &str = "ROSTER_EXPORT_PROVIDER";
-    pub const AUTH: &str = "ROSTER_EXPORT_AUTH";
-    pub const CLIENT_AUTH: &str = "ROSTER_EXPORT_CLIENT_AUTH";
-    pub const SCOPE_AS_WRITTEN: &str = "ROSTER_EXPORT_SCOPE_AS_WRITTEN";
-    pub const OIDC_AUTHORITY: &str = "ROSTER_EXPORT_OIDC_AUTHORITY";
-    pub const TOKEN_STORE: &str = "ROSTER_EXPORT_TOKEN_STORE";
-    pub const REFRESH_TOKEN: &str = "ROSTER_EXPORT_REFRESH_TOKEN";
-    pub const REFRESH_TOKEN_FILE: &str = "ROSTER_EXPORT_REFRESH_TOKEN_FILE";
-    pub const PRESERVE_REFRESH_TOKEN: &str = "ROSTER_EXPORT_PRESERVE_REFRESH_TOKEN";
-    pub const REFRESH_TOKEN_WARN_DAYS: &str = "ROSTER_EXPORT_REFRESH_TOKEN_WARN_DAYS";
-    pub const USERNAME: &str = "ROSTER_EXPORT_USERNAME";
-    pub const PASSWORD: &str = "ROSTER_EXPORT_PASSWORD";
-    pub const PASSWORD_FILE: &str = "ROSTER_EXPORT_PASSWORD_FILE";
-    pub const ACCESS_TOKEN: &str = "ROSTER_EXPORT_ACCESS_TOKEN";
-    pub const ACCESS_TOKEN_FILE: &str = "ROSTER_EXPORT_ACCESS_TOKEN_FILE";
-    pub const SIGNATURE_METHOD: &str = "ROSTER_EXPORT_SIGNATURE_METHOD";
-    /// Extra request headers, one `Name: value` per line (values are kept secret).
-    pub const HEADERS: &str = "ROSTER_EXPORT_HEADERS";
-    pub const HEADER_FILE: &str = "ROSTER_EXPORT_HEADER_FILE";
-    pub const QUIET: &str = "ROSTER_EXPORT_QUIET";
-    pub const LOG_FORMAT: &str = "ROSTER_EXPORT_LOG_FORMAT";
-    pub const NO_PROGRESS: &str = "ROSTER_EXPORT_NO_PROGRESS";
-    /// `EnvFilter` directives for the logs, e.g. `roster_export=debug`.
-    pub const LOG: &str = "ROSTER_EXPORT_LOG";
-}
+use crate::auth::{AuthKind, ClientAuth, RefreshTokenGrant, SignatureMethod};
+use crate::env_vars as env;
+use crate::export::{Format, ShrinkLimit};
+use crate::http::{HttpSettings, RetryPolicy};
+use crate::logging::LogFormat;
+use crate::pager::PagerSettings;
+use crate::settings::{
+    HeaderSetting, ProviderName, Secret, Settings, SettingsError, header_file, header_lines,
+};
 
 const ABOUT: &str = "Export rosters from a OneRoster v1.1 REST API into a OneRoster 1.1 CSV bundle, JSON or NDJSON.";
 
@@ -121,7 +78,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the built-in OneRoster v1.1 sandbox server and print its URLs and demo credentials.
-    Sandbox(SandboxArgs),
+    #[cfg(feature = "demo")]
+    Sandbox(roster_sandbox::SandboxArgs),
     /// Print an access token on stdout (and nothing else), e.g. for curl while debugging.
     Token(TokenArgs),
     /// Stored credentials: rotate the refresh token on demand.
@@ -155,54 +113,59 @@ pub struct ProfilesArgs {
     pub config: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Text on a terminal, JSON lines otherwise.
-    Auto,
-    Text,
-    Json,
+/// A domain enum as a clap value: its names come from the type, the help from `$help`.
+macro_rules! value_enum {
+    ($ty:ty, |$v:ident| $help:expr) => {
+        impl ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                <$ty>::ALL
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                let $v = *self;
+                Some(PossibleValue::new(self.name()).help($help))
+            }
+        }
+    };
 }
 
-/// How the tool authenticates to the host (ONEROSTER.md §2.1, §2.1b).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthKind {
-    /// OAuth 2.0 client credentials (the default).
-    ClientCredentials,
-    /// OAuth 2.0 refresh token kept in --token-store and rotated as the host asks.
-    RefreshToken,
-    /// OAuth 2.0 resource-owner password grant (a service user), token URL from --oidc-authority.
-    Password,
-    /// OAuth 1.0a: every request signed with the client id and secret (HMAC-SHA256 or -SHA1).
-    #[value(name = "oauth1")]
-    #[serde(rename = "oauth1")]
-    OAuth1,
-    /// A ready access token from ROSTER_EXPORT_ACCESS_TOKEN or --access-token-file.
-    Bearer,
-}
+value_enum!(AuthKind, |v| match v {
+    AuthKind::ClientCredentials => "OAuth 2.0 client credentials (the default)",
+    AuthKind::RefreshToken =>
+        "OAuth 2.0 refresh token kept in --token-store and rotated as the host asks",
+    AuthKind::Password =>
+        "OAuth 2.0 password grant (a service user), token URL from --oidc-authority",
+    AuthKind::OAuth1 => "OAuth 1.0a: every request signed with the client id and secret",
+    AuthKind::Bearer =>
+        "a ready access token from ROSTER_EXPORT_ACCESS_TOKEN or --access-token-file",
+});
 
-/// How the client id and secret travel on token requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClientAuth {
-    /// HTTP Basic base64(id:secret), not URL-encoded (what OneRoster hosts expect).
-    #[default]
-    Basic,
-    /// client_id and client_secret as form fields in the body.
-    Body,
-}
+value_enum!(ClientAuth, |v| match v {
+    ClientAuth::Basic =>
+        "HTTP Basic base64(id:secret), not URL-encoded (what OneRoster hosts expect)",
+    ClientAuth::Body => "client_id and client_secret as form fields in the body",
+});
 
-/// Hosts whose URLs and habits are known (ONEROSTER.md §8); every value can be overridden.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderName {
-    /// Blackbaud's OneRoster API (SKY afe-rostr): client credentials.
-    Blackbaud,
-    /// Blackbaud SKY APIs with a user-authorized refresh token and the Bb-Api-Subscription-Key header.
-    BlackbaudSky,
-    /// A ClassLink Roster Server, reached directly: OAuth 1.0a with HMAC-SHA256 (--base-url per district).
-    Classlink,
-}
+value_enum!(ProviderName, |v| match v {
+    ProviderName::Blackbaud => "Blackbaud's OneRoster API (SKY afe-rostr): client credentials",
+    ProviderName::BlackbaudSky =>
+        "Blackbaud SKY APIs: a refresh token and the Bb-Api-Subscription-Key header",
+    ProviderName::Classlink =>
+        "a ClassLink Roster Server, reached directly: OAuth 1.0a, HMAC-SHA256 (--base-url per district)",
+});
+
+value_enum!(Format, |v| match v {
+    Format::Csv => "a OneRoster 1.1 CSV bundle: a folder, or a zip when the path ends in .zip",
+    Format::Json => "one <collection>.json array per collection, records as the server sent them",
+    Format::Ndjson =>
+        "one {\"collection\", \"record\"} line per record, to a file or to stdout (--out -)",
+});
+
+value_enum!(LogFormat, |v| match v {
+    LogFormat::Auto => "text on a terminal, JSON lines otherwise",
+    LogFormat::Text => "text",
+    LogFormat::Json => "JSON lines",
+});
 
 /// Where the data comes from and how to authenticate: shared by an export, `token` and `auth rotate`.
 #[derive(Debug, Args)]
@@ -233,6 +196,7 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "FILE", env = env::CLIENT_SECRET_FILE, help_heading = "Connection")]
     pub client_secret_file: Option<PathBuf>,
     /// Start the built-in sandbox server on loopback and use it: no account needed.
+    #[cfg(feature = "demo")]
     #[arg(long, env = env::DEMO, conflicts_with_all = ["base_url", "token_url", "client_id", "profile", "provider"], help_heading = "Connection")]
     pub demo: bool,
     /// Extra request header for the API, `Name: value` (e.g. Bb-Api-Subscription-Key). Values are
@@ -247,10 +211,10 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "FILE", env = env::HEADER_FILE, help_heading = "Connection")]
     pub header_file: Option<PathBuf>,
 
-    /// How to authenticate [default: client-credentials].
+    /// How to authenticate.
     #[arg(long, value_name = "KIND", env = env::AUTH, value_enum, help_heading = "Authentication")]
     pub auth: Option<AuthKind>,
-    /// How the client id and secret are sent on token requests [default: basic].
+    /// How the client id and secret are sent on token requests.
     #[arg(long, value_name = "STYLE", env = env::CLIENT_AUTH, value_enum, help_heading = "Authentication")]
     pub client_auth: Option<ClientAuth>,
     /// Send the scopes exactly as written instead of expanding short names to v1p1 URIs (for
@@ -280,15 +244,15 @@ pub struct ConnectionArgs {
     #[arg(long, env = env::PRESERVE_REFRESH_TOKEN, help_heading = "Authentication")]
     pub preserve_refresh_token: bool,
     /// --auth refresh-token: warn when the stored refresh token is older than this many days
-    /// (Blackbaud's last 365) [default: 330].
+    /// (Blackbaud's last 365).
     #[arg(long, value_name = "DAYS", env = env::REFRESH_TOKEN_WARN_DAYS, help_heading = "Authentication")]
     pub refresh_token_warn_days: Option<u32>,
     /// --auth bearer: read the access token from this file (or set ROSTER_EXPORT_ACCESS_TOKEN).
     #[arg(long, value_name = "FILE", env = env::ACCESS_TOKEN_FILE, help_heading = "Authentication")]
     pub access_token_file: Option<PathBuf>,
-    /// --auth oauth1: hmac-sha256 or hmac-sha1 [default: hmac-sha256].
-    #[arg(long, value_name = "METHOD", env = env::SIGNATURE_METHOD, help_heading = "Authentication")]
-    pub signature_method: Option<String>,
+    /// --auth oauth1: hmac-sha256 or hmac-sha1.
+    #[arg(long, value_name = "METHOD", env = env::SIGNATURE_METHOD, value_parser = parse_signature_method, help_heading = "Authentication")]
+    pub signature_method: Option<SignatureMethod>,
 
     /// Scopes to request: roster-core.readonly, roster.readonly, roster-demographics.readonly,
     /// gradebook.readonly, resource.readonly, or full scope URIs. Repeat or separate with commas.
@@ -299,25 +263,25 @@ pub struct ConnectionArgs {
 /// Pacing, retries and trust: shared by every command that talks to a host.
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
-    /// Requests per second across the run, token requests included [default: 10].
+    /// Requests per second across the run, token requests included.
     #[arg(long, value_name = "R", env = env::RATE, help_heading = "Network")]
     pub rate: Option<f64>,
     /// Requests the rate limiter lets through at once after a pause.
-    #[arg(long, value_name = "N", env = env::BURST, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
-    pub burst: u32,
+    #[arg(long, value_name = "N", env = env::BURST, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
+    pub burst: Option<u32>,
     /// Tries per request before giving up (429 and 5xx are retried with backoff).
-    #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Network")]
-    pub max_attempts: u32,
+    #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Network")]
+    pub max_attempts: Option<u32>,
     /// The longest backoff between tries, in seconds (it starts at half a second and doubles,
     /// with jitter, when the server gives no Retry-After).
-    #[arg(long, value_name = "SECS", env = env::BACKOFF_MAX, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
-    pub backoff_max: u64,
+    #[arg(long, value_name = "SECS", env = env::BACKOFF_MAX, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    pub backoff_max: Option<u64>,
     /// The longest Retry-After to wait out, in seconds; a server asking for longer ends the run.
-    #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, default_value_t = 300, help_heading = "Network")]
-    pub max_retry_wait: u64,
+    #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, help_heading = "Network")]
+    pub max_retry_wait: Option<u64>,
     /// Seconds one request may take, body included.
-    #[arg(long, value_name = "SECS", env = env::TIMEOUT, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
-    pub timeout: u64,
+    #[arg(long, value_name = "SECS", env = env::TIMEOUT, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    pub timeout: Option<u64>,
     /// Also trust the certificate authorities in this PEM file (a district server with its own
     /// certificate, a TLS-inspecting proxy). Repeatable.
     #[arg(long, value_name = "FILE", env = env::CA_CERT, help_heading = "Network")]
@@ -353,7 +317,7 @@ pub struct ExportArgs {
     /// --format ndjson streams to stdout.
     #[arg(long, value_name = "PATH", env = env::OUT, help_heading = "Output")]
     pub out: Option<PathBuf>,
-    /// Output format [default: csv].
+    /// Output format.
     #[arg(long, value_name = "FORMAT", env = env::FORMAT, value_enum, help_heading = "Output")]
     pub format: Option<Format>,
     /// Write users' passwords into users.csv (blank by default).
@@ -365,18 +329,18 @@ pub struct ExportArgs {
 
     /// Refuse to replace earlier output when a file would lose more than this share of its
     /// records (consumers treat missing rows as deletions): a percentage, or `off`.
-    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, default_value = "50", value_parser = parse_max_shrink, help_heading = "Output")]
-    pub max_shrink: ShrinkLimit,
+    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, help_heading = "Output")]
+    pub max_shrink: Option<ShrinkLimit>,
 
     /// When a collection does not add up even after walking it again, publish the complete ones
     /// and mark it absent instead of failing the run.
     #[arg(long, env = env::ALLOW_PARTIAL, help_heading = "Output")]
     pub allow_partial: bool,
 
-    /// Records asked for per request; hosts may send fewer, and the pager copes [default: 5000].
+    /// Records asked for per request; hosts may send fewer, and the pager copes.
     #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
     pub page_size: Option<u64>,
-    /// Requests in flight at once [default: 4].
+    /// Requests in flight at once.
     #[arg(long, value_name = "N", env = env::CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Network")]
     pub concurrency: Option<u32>,
     #[command(flatten)]
@@ -386,20 +350,366 @@ pub struct ExportArgs {
     pub logging: LoggingArgs,
 }
 
-/// `--max-shrink`: a limit, or none (`off`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShrinkLimit(pub Option<MaxShrink>);
-
-/// `50`, `50%` or `off`.
 fn parse_max_shrink(text: &str) -> Result<ShrinkLimit, String> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(ShrinkLimit(None));
+    text.parse()
+}
+
+fn parse_signature_method(text: &str) -> Result<SignatureMethod, String> {
+    text.parse()
+        .map_err(|e: crate::auth::oauth1::UnknownSignatureMethod| e.to_string())
+}
+
+/// The command with each option's default shown in its help, read from the module that owns
+/// the default (none of them is set here, so a profile can set them all).
+pub fn command() -> clap::Command {
+    let http = HttpSettings::default();
+    let retry = RetryPolicy::default();
+    let pager = PagerSettings::default();
+    let defaults = [
+        ("auth", AuthKind::ClientCredentials.to_string()),
+        ("client_auth", ClientAuth::default().to_string()),
+        ("signature_method", "hmac-sha256".to_string()),
+        (
+            "refresh_token_warn_days",
+            RefreshTokenGrant::DEFAULT_WARN_DAYS.to_string(),
+        ),
+        ("rate", http.rate.to_string()),
+        ("burst", http.burst.to_string()),
+        ("max_attempts", retry.max_attempts.to_string()),
+        ("backoff_max", retry.max_delay.as_secs().to_string()),
+        (
+            "max_retry_wait",
+            retry.max_retry_after.as_secs().to_string(),
+        ),
+        ("timeout", http.request_timeout.as_secs().to_string()),
+        ("page_size", pager.page_size.to_string()),
+        ("concurrency", pager.concurrency.to_string()),
+        ("format", Format::default().to_string()),
+        ("max_shrink", ShrinkLimit::default().to_string()),
+    ];
+    let mut command = Cli::command();
+    for (id, value) in defaults {
+        command = command.mut_arg(id, |arg| {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            arg.help(format!("{help} [default: {value}]"))
+        });
     }
-    match text.trim_end_matches('%').trim().parse::<u32>() {
-        Ok(p) if p <= 100 => Ok(ShrinkLimit(Some(MaxShrink(p)))),
-        _ => Err(format!(
-            "expected a percentage from 0 to 100, or off; got {text:?}"
-        )),
+    command
+}
+
+/// A secret flag: the file named by `file_flag` wins over the value.
+fn secret_flag(
+    file: &Option<PathBuf>,
+    file_flag: &str,
+    value: Option<SecretString>,
+) -> Option<Secret> {
+    match file {
+        Some(path) => Some(Secret::File {
+            path: path.clone(),
+            place: file_flag.to_string(),
+        }),
+        None => value.map(Secret::Value),
+    }
+}
+
+/// An environment variable holding a secret (never a flag: process lists show flags).
+fn env_secret(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+}
+
+/// `Some(true)` for a flag given, `None` otherwise, so a profile's `true` is not overridden by a
+/// flag's absence.
+fn flag(given: bool) -> Option<bool> {
+    given.then_some(true)
+}
+
+impl ConnectionArgs {
+    /// Whether `--demo` was given (always false in a build without the demo server).
+    pub fn demo(&self) -> bool {
+        #[cfg(feature = "demo")]
+        return self.demo;
+        #[cfg(not(feature = "demo"))]
+        false
+    }
+
+    /// The connection flags (and the environment variables clap does not read) as a layer.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let mut headers: Vec<HeaderSetting> = Vec::new();
+        if let Some(path) = &self.header_file {
+            headers.extend(header_file("--header-file", path)?);
+        }
+        if let Ok(text) = std::env::var(env::HEADERS) {
+            headers.extend(header_lines(env::HEADERS, &text)?);
+        }
+        for header in &self.headers {
+            let (name, value) = header.split_once(':').ok_or_else(|| {
+                SettingsError("--header: expected `Name: value` (the value is not shown)".into())
+            })?;
+            headers.push(HeaderSetting {
+                place: "--header".into(),
+                name: name.to_string(),
+                value: Secret::Value(SecretString::from(value.to_string())),
+            });
+        }
+        let scopes = Some(self.scopes.clone()).filter(|s| s.iter().any(|s| !s.trim().is_empty()));
+        Ok(Settings {
+            provider: self.provider,
+            base_url: self.base_url.clone(),
+            token_url: self.token_url.clone(),
+            oidc_authority: self.oidc_authority.clone(),
+            auth: self.auth,
+            client_auth: self.client_auth,
+            client_id: self.client_id.clone(),
+            client_secret: secret_flag(
+                &self.client_secret_file,
+                "--client-secret-file",
+                self.client_secret.clone(),
+            ),
+            scopes,
+            scope_as_written: flag(self.scope_as_written),
+            username: self.username.clone(),
+            password: secret_flag(
+                &self.password_file,
+                "--password-file",
+                env_secret(env::PASSWORD),
+            ),
+            token_store: self.token_store.clone(),
+            refresh_token: secret_flag(
+                &self.refresh_token_file,
+                "--refresh-token-file",
+                env_secret(env::REFRESH_TOKEN),
+            ),
+            preserve_refresh_token: flag(self.preserve_refresh_token),
+            refresh_token_warn_days: self.refresh_token_warn_days,
+            access_token: secret_flag(
+                &self.access_token_file,
+                "--access-token-file",
+                env_secret(env::ACCESS_TOKEN),
+            ),
+            signature_method: self.signature_method,
+            headers,
+            ..Settings::default()
+        })
+    }
+}
+
+impl NetworkArgs {
+    /// The network flags as a layer.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            rate: self.rate,
+            burst: self.burst,
+            max_attempts: self.max_attempts,
+            backoff_max: self.backoff_max,
+            max_retry_wait: self.max_retry_wait,
+            timeout: self.timeout,
+            ca_certs: self.ca_cert.clone(),
+            ..Settings::default()
+        }
+    }
+}
+
+impl TokenArgs {
+    /// Every flag of `token` / `auth rotate` as a layer.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        Ok(self.connection.settings()?.combine(self.network.settings()))
+    }
+}
+
+impl ExportArgs {
+    /// Every flag of an export as a layer.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let output = Settings {
+            only: Some(self.only.clone()).filter(|o| !o.is_empty()),
+            out: self.out.clone(),
+            format: self.format,
+            include_passwords: flag(self.include_passwords),
+            system_code: self.system_code.clone(),
+            max_shrink: self.max_shrink,
+            allow_partial: flag(self.allow_partial),
+            page_size: self.page_size,
+            concurrency: self.concurrency,
+            ..Settings::default()
+        };
+        Ok(self
+            .connection
+            .settings()?
+            .combine(self.network.settings())
+            .combine(output))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Credentials, Grant};
+    use crate::settings::Config;
+
+    #[test]
+    fn every_default_is_shown_in_the_help() {
+        let help = command().render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for shown in [
+            "[default: 5000]",
+            "[default: 10]",
+            "[default: 50]",
+            "[default: basic]",
+        ] {
+            assert!(help.contains(shown), "{shown} missing from --help");
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, SettingsError> {
+        let cli = Cli::try_parse_from(
+            [
+                "roster-export",
+                "--scope",
+                "roster.readonly",
+                "--out",
+                "x.zip",
+            ]
+            .iter()
+            .chain(args),
+        )
+        .map_err(|e| SettingsError(e.to_string()))?;
+        Config::resolve(&Settings::layered(cli.export.settings()?, None, None))
+    }
+
+    #[test]
+    fn flags_win_over_the_preset() {
+        let config = parse(&[
+            "--provider",
+            "blackbaud",
+            "--client-id",
+            "key",
+            "--client-secret",
+            "s3cret-value",
+            "--token-url",
+            "https://auth.example/t",
+        ])
+        .unwrap();
+        let c = &config.connection;
+        assert_eq!(
+            c.base_url.as_ref().unwrap().as_str(),
+            "https://api.sky.blackbaud.com/afe-rostr/ims/oneroster/v1p1/"
+        );
+        assert_eq!(c.http.rate, 5.0, "Blackbaud's documented rate");
+        match &c.credentials {
+            Credentials::Token(Grant::ClientCredentials(cc)) => {
+                assert_eq!(cc.endpoint.url.as_str(), "https://auth.example/t");
+                assert_eq!(
+                    cc.scope,
+                    "https://purl.imsglobal.org/spec/or/v1p1/scope/roster.readonly"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let written = parse(&[
+            "--provider",
+            "blackbaud",
+            "--client-id",
+            "key",
+            "--client-secret",
+            "x",
+            "--scope-as-written",
+            "--scope",
+            "custom.scope",
+        ])
+        .unwrap();
+        match &written.connection.credentials {
+            Credentials::Token(Grant::ClientCredentials(cc)) => {
+                assert_eq!(cc.scope, "roster.readonly custom.scope")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_grant_shows_its_secrets_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let password = file("pw", "pw-secret-value\n");
+        let token = file("tok", "bearer-secret-value\n");
+        let refresh = file("rt", "refresh-secret-value\n");
+        let store = dir.path().join("store.json").display().to_string();
+        let common = [
+            "--base-url",
+            "https://h.example",
+            "--token-url",
+            "https://h.example/token",
+            "--client-id",
+            "key",
+            "--client-secret",
+            "client-secret-value",
+            "--header",
+            "X-Api-Key: header-secret-value",
+        ];
+        for extra in [
+            vec!["--auth", "client-credentials"],
+            vec!["--auth", "oauth1", "--signature-method", "hmac-sha1"],
+            vec![
+                "--auth",
+                "password",
+                "--username",
+                "u",
+                "--password-file",
+                &password,
+            ],
+            vec!["--auth", "bearer", "--access-token-file", &token],
+            vec![
+                "--auth",
+                "refresh-token",
+                "--token-store",
+                &store,
+                "--refresh-token-file",
+                &refresh,
+            ],
+        ] {
+            let args: Vec<&str> = common.iter().copied().chain(extra.clone()).collect();
+            let config = parse(&args).unwrap();
+            let shown = format!("{config:?}");
+            for secret in [
+                "client-secret-value",
+                "header-secret-value",
+                "pw-secret-value",
+                "bearer-secret-value",
+                "refresh-secret-value",
+            ] {
+                assert!(!shown.contains(secret), "{extra:?} shows {secret}: {shown}");
+            }
+        }
+        let err = parse(&["--base-url", "https://h.example", "--auth", "refresh-token"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--token-store"), "{err}");
+        let err = parse(&[
+            "--provider",
+            "blackbaud-sky",
+            "--client-id",
+            "k",
+            "--client-secret",
+            "s",
+            "--token-store",
+            &store,
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("Bb-Api-Subscription-Key"), "{err}");
+        let with_header = |header: &str| {
+            let mut args = common[..8].to_vec();
+            args.extend(["--header", header]);
+            parse(&args).unwrap_err().to_string()
+        };
+        let err = with_header("Authorization: x");
+        assert!(err.contains("set by the tool itself"), "{err}");
+        let err = with_header("no colon here");
+        assert!(err.contains("expected `Name: value`"), "{err}");
     }
 }

@@ -2,10 +2,12 @@
 
 use std::process::ExitCode;
 
+use crate::api::ApiError;
 use crate::auth::{AuthError, StoreError};
 use crate::export::ExportError;
-use crate::http::{ApiError, HttpError};
+use crate::http::HttpError;
 use crate::pager::PagerError;
+use crate::settings::SettingsError;
 
 /// Exit codes, as documented in the README and `--help`.
 pub mod exit {
@@ -58,6 +60,12 @@ impl From<AuthError> for Error {
 impl From<PagerError> for Error {
     fn from(e: PagerError) -> Error {
         Error::Pager(Box::new(e))
+    }
+}
+
+impl From<SettingsError> for Error {
+    fn from(e: SettingsError) -> Error {
+        Error::Usage(e.0)
     }
 }
 

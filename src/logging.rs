@@ -5,8 +5,20 @@ use std::io::{self, IsTerminal, Write};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cli::LogFormat;
+use crate::named::named_enum;
 use crate::progress::Progress;
+
+named_enum! {
+    /// `--log-format`.
+    #[derive(Default)]
+    pub enum LogFormat {
+        /// Text on a terminal, JSON lines otherwise.
+        #[default]
+        Auto = "auto",
+        Text = "text",
+        Json = "json",
+    }
+}
 
 /// Whether logs came out as JSON (the summary and the final error follow suit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

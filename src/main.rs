@@ -2,30 +2,28 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
-use roster_export::cli::{AuthCommand, Cli, Command};
+use clap::{FromArgMatches, parser::ValueSource};
+use roster_export::cli::{self, AuthCommand, Cli, Command};
 use roster_export::{app, error};
 
 fn main() -> ExitCode {
     limit_heap_growth();
-    let matches = Cli::command().get_matches();
+    let matches = cli::command().get_matches();
     let secret_on_command_line =
         matches.value_source("client_secret") == Some(ValueSource::CommandLine);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: could not start the async runtime: {err}");
-            return error::to_exit_code(error::exit::UNEXPECTED);
-        }
+    else {
+        eprintln!("error: could not start the async runtime");
+        return error::to_exit_code(error::exit::UNEXPECTED);
     };
     let code = match cli.command {
+        #[cfg(feature = "demo")]
         Some(Command::Sandbox(args)) => runtime.block_on(app::sandbox(args)),
         Some(Command::Token(args)) => runtime.block_on(app::token(args, false)),
         Some(Command::Auth(AuthCommand::Rotate(args))) => runtime.block_on(app::token(args, true)),

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 
-use crate::oneroster::{Collection, CollectionId};
+use oneroster::{Collection, CollectionId};
 
 /// Why a 200 body could not be read as a page of the collection.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! OAuth 2.0 client credentials: `grant_type=client_credentials&scope=…` with the client's id and
-//! secret (ONEROSTER.md §2.1).
+//! secret (docs/oneroster-notes.md §2.1).
 
 use super::token_endpoint::TokenEndpoint;
 use super::{AccessToken, AuthError};

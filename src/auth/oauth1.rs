@@ -1,14 +1,14 @@
 //! OAuth 1.0a request signing (RFC 5849), the way OneRoster 1.1 hosts use it: two-legged (a
 //! consumer key and secret, no token), HMAC-SHA1 or HMAC-SHA256, the protocol parameters in an
-//! `Authorization: OAuth …` header (ONEROSTER.md §2.1).
+//! `Authorization: OAuth …` header (docs/oneroster-notes.md §2.1).
 //!
 //! The signature covers the method, the URL without its query, and every query parameter exactly
 //! as sent, so [`OAuth1Signer::sign`] works on the finished [`reqwest::Request`]: whatever
 //! `limit`, `offset` or `filter` ends up in its URL is what gets signed. Request bodies are not
 //! signed: our requests are bodiless GETs, and RFC 5849 §3.4.1.3.1 only counts form-encoded bodies.
 //!
-//! The pure pieces (encoding, base string, signature, header parsing) are public because the
-//! sandbox verifies signatures with the same code.
+//! The sandbox checks these signatures with base-string code of its own, so that a mistake made
+//! here is not made twice and hidden.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The resource-owner password grant with OpenID Connect discovery (ONEROSTER.md §2.1b): a service
+//! The resource-owner password grant with OpenID Connect discovery (docs/oneroster-notes.md §2.1b): a service
 //! user's name and password buy an access token at the token endpoint that
 //! `{authority}/.well-known/openid-configuration` names. When the host also returns a refresh
 //! token, later tokens are bought with it, falling back to the password if it is refused.
@@ -11,9 +11,9 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use super::token_endpoint::{TokenEndpoint, oauth_error};
-use super::{AccessToken, AuthError};
-use crate::cli::ClientAuth;
-use crate::http::{Target, Transport, safe_url};
+use super::{AccessToken, AuthError, ClientAuth};
+use crate::http::{Target, Transport};
+use crate::urls::{checked_url, safe_url};
 
 /// Where the token endpoint is.
 #[derive(Debug, Clone)]
@@ -154,8 +154,8 @@ async fn discover(transport: &Transport, authority: &Url) -> Result<Url, AuthErr
             "expected an OpenID configuration with token_endpoint ({e})"
         ))
     })?;
-    let token_url = crate::config::checked_url("token_endpoint", &doc.token_endpoint)
-        .map_err(|e| bad(e.to_string()))?;
+    let token_url =
+        checked_url("token_endpoint", &doc.token_endpoint).map_err(|e| bad(e.to_string()))?;
     tracing::debug!(token_url = %safe_url(&token_url), "found the token endpoint by OIDC discovery");
     Ok(token_url)
 }

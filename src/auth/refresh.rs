@@ -1,4 +1,4 @@
-//! The refresh-token grant (ONEROSTER.md §2.1b): a person authorized the app once, and from then
+//! The refresh-token grant (docs/oneroster-notes.md §2.1b): a person authorized the app once, and from then
 //! on the stored refresh token buys access tokens. Hosts such as Blackbaud SKY hand out a new
 //! refresh token with each use and retire the old one, so a new one is saved to the token store
 //! before its access token is used; a crash then never loses the only valid refresh token.
@@ -12,7 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::store::{StoredToken, TokenStore};
 use super::token_endpoint::{TokenEndpoint, oauth_error};
 use super::{AccessToken, AuthError};
-use crate::http::{Transport, safe_url};
+use crate::http::Transport;
+use crate::urls::safe_url;
 
 /// The refresh-token grant and its store. `Debug` never shows a token.
 #[derive(Debug)]
@@ -37,6 +38,9 @@ pub struct Rotation {
 }
 
 impl RefreshTokenGrant {
+    /// Warn about a stored refresh token older than this many days (Blackbaud's last 365).
+    pub const DEFAULT_WARN_DAYS: u32 = 330;
+
     pub fn new(
         endpoint: TokenEndpoint,
         store: TokenStore,

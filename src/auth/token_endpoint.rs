@@ -9,9 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use super::{AccessToken, AuthError};
-use crate::cli::ClientAuth;
-use crate::http::{HttpError, Target, Transport, safe_url};
+use super::{AccessToken, AuthError, ClientAuth};
+use crate::http::{HttpError, Target, Transport};
+use crate::urls::safe_url;
 
 /// Where tokens come from and how the client proves who it is. `Debug` never shows the secret.
 pub struct TokenEndpoint {

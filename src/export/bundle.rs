@@ -1,19 +1,19 @@
 //! The staged output of one run: collections are written one after another into the staging
-//! folder, and published together at the end.
+//! folder (or the NDJSON stream), and published together at the end.
 
 use std::fmt;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use oneroster::{COLLECTIONS, CollectionId, CsvFile};
 use tempfile::TempDir;
 
-use super::csv_rows::{CsvCollection, association_file, csv_error, csv_writer};
+use super::csv_rows::{CsvCollection, csv_error, csv_writer};
 use super::error::ExportError;
 use super::json::{JsonFile, Ndjson};
 use super::staging::{Shape, Target, create_private};
 use super::{CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport};
-use crate::oneroster::{COLLECTIONS, CollectionId, CsvFile};
 use crate::records::Page;
 
 const MANIFEST: &str = "manifest.csv";
@@ -22,17 +22,9 @@ const MANIFEST: &str = "manifest.csv";
 /// `finish_collection` or `abandon_collection`); `publish` puts the result in place. Dropping a
 /// bundle that was not published removes its staging folder and leaves the target untouched.
 pub struct Bundle {
-    format: Format,
-    include_passwords: bool,
-    system_name: String,
-    system_code: Option<String>,
-    max_shrink: Option<super::MaxShrink>,
+    options: OutputOptions,
     planned: Vec<CollectionId>,
-    /// `None` when streaming NDJSON to stdout.
-    staged: Option<Staged>,
-    /// The NDJSON stream (stdout or the staged file).
-    ndjson: Option<Ndjson>,
-    open: Option<Open>,
+    writer: Writer,
     finished: Vec<CollectionOutput>,
 }
 
@@ -43,24 +35,46 @@ struct Staged {
     _lock: File,
 }
 
-/// The collection being written.
-enum Open {
-    Csv(Box<CsvCollection>),
-    Json(JsonFile),
+/// The format's writer and the collection it has open.
+enum Writer {
+    Csv {
+        staged: Staged,
+        open: Option<Box<CsvCollection>>,
+    },
+    Json {
+        staged: Staged,
+        open: Option<JsonFile>,
+    },
     Ndjson {
-        collection: CollectionId,
-        /// Where its lines start in the NDJSON file.
-        mark: u64,
-        records: u64,
+        /// `None` when streaming to stdout.
+        staged: Option<Staged>,
+        stream: Ndjson,
+        open: Option<NdjsonOpen>,
     },
 }
 
-impl Open {
-    fn collection(&self) -> CollectionId {
+/// The collection being streamed as NDJSON.
+struct NdjsonOpen {
+    collection: CollectionId,
+    /// Where its lines start in the NDJSON file.
+    mark: u64,
+    records: u64,
+}
+
+impl Writer {
+    fn staged(&self) -> Option<&Staged> {
         match self {
-            Open::Csv(w) => w.collection,
-            Open::Json(w) => w.collection,
-            Open::Ndjson { collection, .. } => *collection,
+            Writer::Csv { staged, .. } | Writer::Json { staged, .. } => Some(staged),
+            Writer::Ndjson { staged, .. } => staged.as_ref(),
+        }
+    }
+
+    /// The collection open for writing, if any.
+    fn open(&self) -> Option<CollectionId> {
+        match self {
+            Writer::Csv { open, .. } => open.as_ref().map(|w| w.collection),
+            Writer::Json { open, .. } => open.as_ref().map(|w| w.collection),
+            Writer::Ndjson { open, .. } => open.as_ref().map(|o| o.collection),
         }
     }
 }
@@ -68,9 +82,9 @@ impl Open {
 impl fmt::Debug for Bundle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bundle")
-            .field("format", &self.format)
+            .field("format", &self.options.format)
             .field("target", &self.shown())
-            .field("open", &self.open.as_ref().map(Open::collection))
+            .field("open", &self.writer.open())
             .field("finished", &self.finished.len())
             .finish_non_exhaustive()
     }
@@ -92,16 +106,35 @@ fn remove_staged(path: &Path) -> Result<(), ExportError> {
     }
 }
 
+impl Staged {
+    /// Checks the target (refusing anything that is not earlier output of ours), takes the lock
+    /// and creates the staging folder.
+    fn prepare(path: &Path, format: Format) -> Result<Staged, ExportError> {
+        let target = Target::resolve(path, format)?;
+        target.check()?;
+        let lock = target.lock()?;
+        let dir = target.staging_dir()?;
+        Ok(Staged {
+            target,
+            dir,
+            _lock: lock,
+        })
+    }
+}
+
 impl Bundle {
-    /// Prepares the output: checks the target (refusing anything that is not earlier output of
-    /// ours), takes the lock and creates the staging folder. Nothing at the target changes until
-    /// [`Bundle::publish`].
+    /// Prepares the output: checks the target, takes the lock and creates the staging folder.
+    /// Nothing at the target changes until [`Bundle::publish`].
     ///
     /// `planned` is the collections this run will export; classResources.csv / courseResources.csv
     /// are written only when Resources is planned together with Classes / Courses.
     pub fn create(opts: &OutputOptions, planned: &[CollectionId]) -> Result<Bundle, ExportError> {
-        let (staged, ndjson) = match (&opts.destination, opts.format) {
-            (Destination::Stdout, Format::Ndjson) => (None, Some(Ndjson::stdout())),
+        let writer = match (&opts.destination, opts.format) {
+            (Destination::Stdout, Format::Ndjson) => Writer::Ndjson {
+                staged: None,
+                stream: Ndjson::stdout(),
+                open: None,
+            },
             (Destination::Stdout, format) => {
                 return Err(ExportError::Usage {
                     target: PathBuf::from("-"),
@@ -111,184 +144,151 @@ impl Bundle {
                     ),
                 });
             }
-            (Destination::Path(path), format) => {
-                let target = Target::resolve(path, format)?;
-                target.check()?;
-                let lock = target.lock()?;
-                let dir = target.staging_dir()?;
-                let ndjson = match format {
-                    Format::Ndjson => Some(Ndjson::file(dir.path().join(&target.name))?),
-                    _ => None,
-                };
-                let staged = Staged {
-                    target,
-                    dir,
-                    _lock: lock,
-                };
-                (Some(staged), ndjson)
+            (Destination::Path(path), Format::Csv) => Writer::Csv {
+                staged: Staged::prepare(path, Format::Csv)?,
+                open: None,
+            },
+            (Destination::Path(path), Format::Json) => Writer::Json {
+                staged: Staged::prepare(path, Format::Json)?,
+                open: None,
+            },
+            (Destination::Path(path), Format::Ndjson) => {
+                let staged = Staged::prepare(path, Format::Ndjson)?;
+                let stream = Ndjson::file(staged.dir.path().join(&staged.target.name))?;
+                Writer::Ndjson {
+                    staged: Some(staged),
+                    stream,
+                    open: None,
+                }
             }
         };
         Ok(Bundle {
-            format: opts.format,
-            include_passwords: opts.include_passwords,
-            system_name: opts.system_name.clone(),
-            system_code: opts.system_code.clone(),
-            max_shrink: opts.max_shrink,
+            options: opts.clone(),
             planned: planned.to_vec(),
-            staged,
-            ndjson,
-            open: None,
+            writer,
             finished: Vec::new(),
         })
     }
 
     /// The target as shown in messages.
     fn shown(&self) -> PathBuf {
-        match &self.staged {
+        match self.writer.staged() {
             Some(s) => s.target.path.clone(),
             None => PathBuf::from("standard output"),
         }
     }
 
-    /// Whether `c`'s resources association file is written: Resources must be planned too.
-    fn with_association(&self, c: CollectionId) -> bool {
-        association_file(c).is_some()
-            && self.planned.contains(&c)
-            && self.planned.contains(&CollectionId::Resources)
+    /// The association file `c` writes too, if any: Resources must be planned as well, so its
+    /// resource ids resolve within the bundle.
+    fn association(&self, c: CollectionId) -> Option<CsvFile> {
+        c.info().association_file.filter(|_| {
+            self.planned.contains(&c) && self.planned.contains(&CollectionId::Resources)
+        })
     }
 
     /// The staged files `c` may have written.
     fn staged_files(&self, c: CollectionId) -> Vec<PathBuf> {
-        let Some(staged) = &self.staged else {
-            return Vec::new();
+        let (dir, names) = match &self.writer {
+            Writer::Csv { staged, .. } => (
+                staged.dir.path(),
+                std::iter::once(c.info().csv_file)
+                    .chain(c.info().association_file)
+                    .map(CsvFile::file_name)
+                    .collect(),
+            ),
+            Writer::Json { staged, .. } => (staged.dir.path(), vec![JsonFile::file_name(c)]),
+            Writer::Ndjson { .. } => return Vec::new(),
         };
-        let names = match self.format {
-            Format::Csv => std::iter::once(c.info().csv_file)
-                .chain(association_file(c))
-                .map(CsvFile::file_name)
-                .collect(),
-            Format::Json => vec![JsonFile::file_name(c)],
-            Format::Ndjson => Vec::new(),
-        };
-        names
-            .into_iter()
-            .map(|n| staged.dir.path().join(n))
-            .collect()
+        names.into_iter().map(|n| dir.join(n)).collect()
     }
 
     /// Starts writing collection `c` (its files are created, with their header rows).
     pub fn begin_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
-        if let Some(open) = &self.open {
-            let detail = format!("cannot begin while {} is open", open.collection());
-            return Err(sequence(&self.shown(), c, detail));
+        if self.writer.open().is_some() {
+            return Err(self.misplaced(c, "cannot begin"));
         }
         if self.finished.iter().any(|o| o.collection == c) {
             return Err(sequence(&self.shown(), c, "was already written"));
         }
-        let open = match (self.format, &self.staged) {
-            (Format::Csv, Some(staged)) => Open::Csv(Box::new(CsvCollection::create(
-                staged.dir.path(),
-                &staged.target.path,
-                c,
-                self.with_association(c),
-                self.include_passwords,
-            )?)),
-            (Format::Json, Some(staged)) => Open::Json(JsonFile::create(staged.dir.path(), c)?),
-            (Format::Ndjson, _) => Open::Ndjson {
-                collection: c,
-                mark: self.ndjson.as_ref().map_or(0, Ndjson::mark),
-                records: 0,
-            },
-            (_, None) => unreachable!("create refuses CSV and JSON to stdout"),
-        };
-        self.open = Some(open);
+        let association = self.association(c);
+        let include_passwords = self.options.include_passwords;
+        match &mut self.writer {
+            Writer::Csv { staged, open } => {
+                *open = Some(Box::new(CsvCollection::create(
+                    staged.dir.path(),
+                    &staged.target.path,
+                    c,
+                    association,
+                    include_passwords,
+                )?));
+            }
+            Writer::Json { staged, open } => {
+                *open = Some(JsonFile::create(staged.dir.path(), c)?);
+            }
+            Writer::Ndjson { stream, open, .. } => {
+                *open = Some(NdjsonOpen {
+                    collection: c,
+                    mark: stream.mark(),
+                    records: 0,
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// The error for a call about `c` while the writer holds another collection, or none.
+    fn misplaced(&self, c: CollectionId, what: &str) -> ExportError {
+        let detail = match self.writer.open() {
+            Some(open) => format!("{what} while {open} is open"),
+            None => format!("{what} before begin_collection"),
+        };
+        sequence(&self.shown(), c, detail)
     }
 
     /// Writes a page of the open collection, records in page order.
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
-        let shown = || self.shown();
-        match &self.open {
-            None => {
-                return Err(sequence(
-                    &shown(),
-                    page.collection,
-                    "write_page before begin_collection",
-                ));
-            }
-            Some(open) if open.collection() != page.collection => {
-                let detail = format!("a page arrived while {} is open", open.collection());
-                return Err(sequence(&shown(), page.collection, detail));
-            }
-            Some(_) => {}
-        }
-        match self.open.as_mut().expect("checked above") {
-            Open::Csv(w) => w.write_page(page),
-            Open::Json(w) => w.write_page(page),
-            Open::Ndjson {
-                collection,
-                records,
+        let c = page.collection;
+        let written = match &mut self.writer {
+            Writer::Csv { open: Some(w), .. } if w.collection == c => Some(w.write_page(page)),
+            Writer::Json { open: Some(w), .. } if w.collection == c => Some(w.write_page(page)),
+            Writer::Ndjson {
+                stream,
+                open: Some(o),
                 ..
-            } => {
-                let out = self.ndjson.as_mut().expect("NDJSON bundles have a stream");
-                *records += out.write_page(*collection, page)?;
-                Ok(())
-            }
-        }
+            } if o.collection == c => Some(
+                stream
+                    .write_page(c, page)
+                    .map(|records| o.records += records),
+            ),
+            _ => None,
+        };
+        written.unwrap_or_else(|| Err(self.misplaced(c, "a page arrived")))
     }
 
     /// Completes collection `c`: its files are flushed and fsynced, and it will be `bulk` in the
     /// manifest.
     pub fn finish_collection(&mut self, c: CollectionId) -> Result<CollectionOutput, ExportError> {
-        match &self.open {
-            Some(open) if open.collection() == c => {}
-            Some(open) => {
-                let detail = format!("cannot finish while {} is open", open.collection());
-                return Err(sequence(&self.shown(), c, detail));
+        let output = match &mut self.writer {
+            Writer::Csv { open, .. } if open.as_ref().is_some_and(|w| w.collection == c) => {
+                open.take().map(|w| w.finish())
             }
-            None => {
-                return Err(sequence(
-                    &self.shown(),
-                    c,
-                    "finish_collection before begin_collection",
-                ));
+            Writer::Json { open, .. } if open.as_ref().is_some_and(|w| w.collection == c) => {
+                open.take().map(|w| w.finish())
             }
-        }
-        let output = match self.open.take().expect("checked above") {
-            Open::Csv(w) => {
-                let w = *w;
-                let main = w.main.finish()?;
-                let mut files = vec![main];
-                if let Some(association) = w.association {
-                    files.push(association.finish()?);
-                }
-                CollectionOutput {
-                    collection: c,
-                    records: w.records,
-                    rows: files[0].rows,
-                    dropped_deleted: w.dropped_deleted,
-                    files,
-                }
+            Writer::Ndjson { open, .. } if open.as_ref().is_some_and(|o| o.collection == c) => {
+                open.take().map(|o| {
+                    Ok(CollectionOutput {
+                        collection: c,
+                        records: o.records,
+                        rows: o.records,
+                        dropped_deleted: 0,
+                        files: Vec::new(),
+                    })
+                })
             }
-            Open::Json(w) => {
-                let records = w.rows;
-                let file = w.finish()?;
-                CollectionOutput {
-                    collection: c,
-                    records,
-                    rows: file.rows,
-                    dropped_deleted: 0,
-                    files: vec![file],
-                }
-            }
-            Open::Ndjson { records, .. } => CollectionOutput {
-                collection: c,
-                records,
-                rows: records,
-                dropped_deleted: 0,
-                files: Vec::new(),
-            },
+            _ => None,
         };
+        let output = output.unwrap_or_else(|| Err(self.misplaced(c, "cannot finish")))?;
         self.finished.push(output.clone());
         Ok(output)
     }
@@ -297,19 +297,20 @@ impl Bundle {
     /// says `absent`. NDJSON lines already sent to stdout cannot be taken back; in an NDJSON
     /// file, the open collection's lines are truncated away.
     pub fn abandon_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
-        if self.open.as_ref().is_some_and(|o| o.collection() == c) {
-            match self.open.take().expect("checked above") {
-                Open::Ndjson { mark, records, .. } => {
-                    if let Some(out) = &mut self.ndjson {
-                        out.rollback(mark, records)?;
+        if self.writer.open() == Some(c) {
+            match &mut self.writer {
+                Writer::Ndjson { stream, open, .. } => {
+                    if let Some(o) = open.take() {
+                        stream.rollback(o.mark, o.records)?;
                     }
                 }
                 // Closing the writers is enough; the files go below.
-                other => drop(other),
+                Writer::Csv { open, .. } => drop(open.take()),
+                Writer::Json { open, .. } => drop(open.take()),
             }
         }
         if let Some(i) = self.finished.iter().position(|o| o.collection == c) {
-            if self.format == Format::Ndjson {
+            if self.options.format == Format::Ndjson {
                 return Err(sequence(
                     &self.shown(),
                     c,
@@ -328,37 +329,19 @@ impl Bundle {
     /// docs). Fails, leaving the target untouched, if a collection is still open.
     pub fn publish(self) -> Result<PublishReport, ExportError> {
         let shown = self.shown();
-        let Bundle {
-            format,
-            system_name,
-            system_code,
-            max_shrink,
-            staged,
-            mut ndjson,
-            open,
-            finished,
-            ..
-        } = self;
-        if let Some(open) = open {
+        if let Some(open) = self.writer.open() {
             return Err(sequence(
                 &shown,
-                open.collection(),
+                open,
                 "was begun but neither finished nor abandoned",
             ));
         }
-        if let Some(out) = &mut ndjson {
-            out.finish()?;
-        }
-        let Some(Staged { target, dir, _lock }) = staged else {
-            return Ok(PublishReport {
-                path: None,
-                format,
-                files: Vec::new(),
-                absent: Vec::new(),
-                collections: finished,
-                warnings: Vec::new(),
-            });
-        };
+        let Bundle {
+            options,
+            writer,
+            finished,
+            ..
+        } = self;
         let written = |name: &str| {
             finished
                 .iter()
@@ -366,44 +349,60 @@ impl Bundle {
                 .find(|f| f.name == name)
                 .cloned()
         };
-        let resources_done = finished
-            .iter()
-            .any(|o| o.collection == CollectionId::Resources);
         let mut files = Vec::new();
         let mut absent = Vec::new();
         let mut entries = Vec::new();
-        match format {
-            Format::Csv => {
+        let staged = match writer {
+            Writer::Csv { staged, .. } => {
+                let resources_done = finished
+                    .iter()
+                    .any(|o| o.collection == CollectionId::Resources);
                 for file in CsvFile::ALL {
-                    let association =
-                        matches!(file, CsvFile::ClassResources | CsvFile::CourseResources);
                     match written(&file.file_name()) {
                         // An association without its resources would point at nothing.
-                        Some(rows) if !association || resources_done => files.push(rows),
+                        Some(rows) if !file.is_association() || resources_done => files.push(rows),
                         _ => absent.push(file),
                     }
                 }
-                write_manifest(dir.path(), &absent, &system_name, system_code.as_deref())?;
+                write_manifest(staged.dir.path(), &absent, &options)?;
                 entries.push(MANIFEST.to_string());
+                staged
             }
-            Format::Json => {
+            Writer::Json { staged, .. } => {
                 for c in COLLECTIONS.iter() {
                     files.extend(written(&JsonFile::file_name(c.id)));
                 }
+                staged
             }
-            Format::Ndjson => files.push(FileRows {
-                name: target.name.to_string_lossy().into_owned(),
-                rows: ndjson.as_ref().map_or(0, |n| n.lines),
-            }),
-        }
+            Writer::Ndjson {
+                staged, mut stream, ..
+            } => {
+                stream.finish()?;
+                let Some(staged) = staged else {
+                    return Ok(PublishReport {
+                        path: None,
+                        format: options.format,
+                        files: Vec::new(),
+                        absent: Vec::new(),
+                        collections: finished,
+                        warnings: Vec::new(),
+                    });
+                };
+                files.push(FileRows {
+                    name: staged.target.name.to_string_lossy().into_owned(),
+                    rows: stream.lines,
+                });
+                staged
+            }
+        };
         entries.extend(files.iter().map(|f| f.name.clone()));
-        drop(ndjson);
-        if format != Format::Ndjson {
+        let Staged { target, dir, _lock } = staged;
+        if options.format != Format::Ndjson {
             remove_strays(dir.path(), &entries)?;
         }
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
-        if let (true, Some(limit)) = (existed, max_shrink) {
+        if let (true, Some(limit)) = (existed, options.max_shrink) {
             super::shrink::check(&target, &files, limit)?;
         }
         let warnings = match target.shape {
@@ -417,7 +416,7 @@ impl Bundle {
         };
         Ok(PublishReport {
             path: Some(target.path.clone()),
-            format,
+            format: options.format,
             files,
             absent,
             collections: finished,
@@ -430,8 +429,7 @@ impl Bundle {
 fn write_manifest(
     dir: &Path,
     absent: &[CsvFile],
-    system_name: &str,
-    system_code: Option<&str>,
+    options: &OutputOptions,
 ) -> Result<(), ExportError> {
     let path = dir.join(MANIFEST);
     let mut w = csv_writer(create_private(&path)?);
@@ -448,11 +446,11 @@ fn write_manifest(
         };
         rows.push([file.manifest_property(), mode.into()]);
     }
-    if !system_name.is_empty() {
-        rows.push(["source.systemName".into(), system_name.into()]);
+    if !options.system_name.is_empty() {
+        rows.push(["source.systemName".into(), options.system_name.clone()]);
     }
-    if let Some(code) = system_code {
-        rows.push(["source.systemCode".into(), code.into()]);
+    if let Some(code) = &options.system_code {
+        rows.push(["source.systemCode".into(), code.clone()]);
     }
     for row in &rows {
         w.write_record(row).map_err(csv_error(&path, "writing"))?;

@@ -1,5 +1,5 @@
-//! The OneRoster 1.1 CSV binding (ONEROSTER.md §7.6, §7.7): one column table per file, and the
-//! writer that turns a collection's records into bulk rows.
+//! The writer that turns a collection's records into bulk rows of the OneRoster 1.1 CSV binding
+//! (docs/oneroster-notes.md §7.6, §7.7), driven by the column table of [`oneroster::CsvFile`].
 //!
 //! Each record is read once through [`fields::pick`], which borrows the members a file needs from
 //! the page; cells are rendered into one reused `String` and rows into one reused `ByteRecord`.
@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use csv::{ByteRecord, QuoteStyle, Terminator, WriterBuilder};
 use serde_json::value::RawValue;
 
-use super::FileRows;
+use oneroster::{CollectionId, Column, ColumnType, CsvFile, Vocab};
+
 use super::error::ExportError;
 use super::fields::{self, FieldError, FieldResult, Json};
 use super::staging::create_private;
-use crate::oneroster::{CollectionId, CsvFile};
+use super::{CollectionOutput, FileRows};
 use crate::records::Page;
 
 /// A CSV writer with the bundle's dialect: RFC 4180 quoting only where needed, CRLF, no BOM.
@@ -39,253 +40,23 @@ pub(super) fn csv_error(
     }
 }
 
-/// How a column's cell is read from the record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// A sourcedId, year or enumeration: a string (or number), trimmed.
-    Token,
-    /// `status` / `dateLastModified`: blank in bulk files.
-    Blank,
-    /// Free text, as sent.
-    Text,
-    /// An enumeration written lower-case.
-    Lower,
-    /// A GUIDRef → its sourcedId.
-    Ref,
-    /// GUIDRef[] → sourcedIds, comma-joined.
-    RefList,
-    /// string[] → comma-joined.
-    List,
-    /// `userIds` → `{type:identifier}` list.
-    UserIds,
-    Bool,
-    /// `enabledUser`: a boolean that defaults to `true` when absent.
-    EnabledUser,
-    /// `YYYY-MM-DD`, datetimes cut to their date.
-    Date,
-    Number,
-    /// `users.password`: blank unless passwords were asked for.
-    Password,
-}
-
-/// One column: the JSON member(s) it comes from (the first with a value wins) and how to read it.
-struct Col {
-    keys: &'static [&'static str],
-    kind: Kind,
-}
-
-const fn c(keys: &'static [&'static str], kind: Kind) -> Col {
-    Col { keys, kind }
-}
-
-use Kind::*;
-
-const SOURCED_ID: Col = c(&["sourcedId"], Token);
-const STATUS: Col = c(&["status"], Blank);
-const DATE_LAST_MODIFIED: Col = c(&["dateLastModified"], Blank);
-
-/// The columns of each data file, in header order; `None` for the association files, whose rows
-/// come from `classes[].resources[]` and `courses[].resources[]`.
-fn columns(file: CsvFile) -> Option<&'static [Col]> {
-    Some(match file {
-        CsvFile::AcademicSessions => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["title"], Text),
-                c(&["type"], Token),
-                c(&["startDate"], Date),
-                c(&["endDate"], Date),
-                c(&["parent"], Ref),
-                c(&["schoolYear"], Token),
-            ];
-            COLS
-        }
-        CsvFile::Categories => {
-            const COLS: &[Col] = &[SOURCED_ID, STATUS, DATE_LAST_MODIFIED, c(&["title"], Text)];
-            COLS
-        }
-        CsvFile::Classes => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["title"], Text),
-                c(&["grades"], List),
-                c(&["course"], Ref),
-                c(&["classCode"], Text),
-                c(&["classType"], Token),
-                c(&["location"], Text),
-                c(&["school"], Ref),
-                c(&["terms"], RefList),
-                c(&["subjects"], List),
-                c(&["subjectCodes"], List),
-                c(&["periods"], List),
-            ];
-            COLS
-        }
-        CsvFile::ClassResources | CsvFile::CourseResources => return None,
-        CsvFile::Courses => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["schoolYear"], Ref),
-                c(&["title"], Text),
-                c(&["courseCode"], Text),
-                c(&["grades"], List),
-                c(&["org"], Ref),
-                c(&["subjects"], List),
-                c(&["subjectCodes"], List),
-            ];
-            COLS
-        }
-        CsvFile::Demographics => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["birthDate", "birthdate"], Date),
-                c(&["sex"], Lower),
-                c(&["americanIndianOrAlaskaNative"], Bool),
-                c(&["asian"], Bool),
-                c(&["blackOrAfricanAmerican"], Bool),
-                c(&["nativeHawaiianOrOtherPacificIslander"], Bool),
-                c(&["white"], Bool),
-                c(&["demographicRaceTwoOrMoreRaces"], Bool),
-                c(&["hispanicOrLatinoEthnicity"], Bool),
-                c(&["countryOfBirthCode"], Text),
-                c(&["stateOfBirthAbbreviation"], Text),
-                c(&["cityOfBirth"], Text),
-                c(&["publicSchoolResidenceStatus"], Text),
-            ];
-            COLS
-        }
-        CsvFile::Enrollments => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["class"], Ref),
-                c(&["school"], Ref),
-                c(&["user"], Ref),
-                c(&["role"], Token),
-                c(&["primary"], Bool),
-                c(&["beginDate"], Date),
-                c(&["endDate"], Date),
-            ];
-            COLS
-        }
-        CsvFile::LineItems => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["title"], Text),
-                c(&["description"], Text),
-                c(&["assignDate"], Date),
-                c(&["dueDate"], Date),
-                c(&["class"], Ref),
-                c(&["category"], Ref),
-                c(&["gradingPeriod"], Ref),
-                c(&["resultValueMin"], Number),
-                c(&["resultValueMax"], Number),
-            ];
-            COLS
-        }
-        CsvFile::Orgs => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["name"], Text),
-                c(&["type"], Token),
-                c(&["identifier"], Text),
-                c(&["parent"], Ref),
-            ];
-            COLS
-        }
-        CsvFile::Resources => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["vendorResourceId"], Text),
-                c(&["title"], Text),
-                c(&["roles", "role"], List),
-                c(&["importance"], Token),
-                c(&["vendorId"], Text),
-                c(&["applicationId"], Text),
-            ];
-            COLS
-        }
-        CsvFile::Results => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["lineItem"], Ref),
-                c(&["student"], Ref),
-                c(&["scoreStatus"], Token),
-                c(&["score"], Number),
-                c(&["scoreDate"], Date),
-                c(&["comment"], Text),
-            ];
-            COLS
-        }
-        CsvFile::Users => {
-            const COLS: &[Col] = &[
-                SOURCED_ID,
-                STATUS,
-                DATE_LAST_MODIFIED,
-                c(&["enabledUser"], EnabledUser),
-                c(&["orgs"], RefList),
-                c(&["role"], Token),
-                c(&["username"], Text),
-                c(&["userIds"], UserIds),
-                c(&["givenName"], Text),
-                c(&["familyName"], Text),
-                c(&["middleName"], Text),
-                c(&["identifier"], Text),
-                c(&["email"], Text),
-                c(&["sms"], Text),
-                c(&["phone"], Text),
-                c(&["agents"], RefList),
-                c(&["grades"], List),
-                c(&["password"], Password),
-            ];
-            COLS
-        }
-    })
-}
-
-/// The association file a collection's `resources[]` feed, if any.
-pub(super) fn association_file(c: CollectionId) -> Option<CsvFile> {
-    match c {
-        CollectionId::Classes => Some(CsvFile::ClassResources),
-        CollectionId::Courses => Some(CsvFile::CourseResources),
-        _ => None,
-    }
-}
-
 /// The most member names any file reads (users: 18 columns).
 const MAX_SLOTS: usize = 24;
 
 /// The members one file reads, flattened: `keys[i]` fills `slots[i]`.
 struct Layout {
     keys: Vec<&'static str>,
-    /// Per column: its kind and its range of slots.
-    cols: Vec<(Kind, usize, usize)>,
+    /// Per column: its type and its range of slots.
+    cols: Vec<(ColumnType, usize, usize)>,
     resources: Option<usize>,
 }
 
 impl Layout {
-    fn new(cols: &'static [Col], with_resources: bool) -> Layout {
+    fn new(cols: &'static [Column], with_resources: bool) -> Layout {
         let mut keys = Vec::new();
         let mut spans = Vec::with_capacity(cols.len());
         for col in cols {
-            spans.push((col.kind, keys.len(), col.keys.len()));
+            spans.push((col.ty, keys.len(), col.keys.len()));
             keys.extend_from_slice(col.keys);
         }
         let resources = with_resources.then(|| {
@@ -317,26 +88,30 @@ fn first_value<'a>(
         .unwrap_or((keys[first], None))
 }
 
+/// Renders one bulk cell of a column of type `ty` from its member `v`.
 fn render<'a>(
-    kind: Kind,
+    ty: ColumnType,
     v: Option<&'a RawValue>,
     out: &mut String,
     elems: &mut Vec<&'a RawValue>,
     include_passwords: bool,
 ) -> FieldResult {
-    match kind {
-        Token => fields::token(v, out),
-        Blank => Ok(()),
+    use ColumnType::*;
+    match ty {
+        Id | Year => fields::token(v, out),
+        // Blank in a bulk file (§7.4).
+        Status | DateTime => Ok(()),
         Text => fields::text(v, out),
-        Lower => fields::lower(v, out),
+        // Hosts send `Female`; the binding writes tokens lower-case.
+        Enum(Vocab::Gender) => fields::lower(v, out),
+        Enum(_) => fields::token(v, out),
+        EnumList(_) | List => fields::string_list(v, out, elems),
         Ref => fields::reference(v, out),
         RefList => fields::ref_list(v, out, elems),
-        List => fields::string_list(v, out, elems),
         UserIds => fields::user_ids(v, out, elems),
-        Bool => fields::boolean(v, None, out),
-        EnabledUser => fields::boolean(v, Some(true), out),
+        Bool { absent } => fields::boolean(v, absent, out),
         Date => fields::date(v, out),
-        Number => fields::number(v, out),
+        Float => fields::number(v, out),
         Password if include_passwords => fields::text(v, out),
         Password => Ok(()),
     }
@@ -407,37 +182,33 @@ pub(super) struct CsvCollection {
     /// The bundle path, for messages.
     target: PathBuf,
     layout: Layout,
-    pub main: CsvOut,
-    pub association: Option<CsvOut>,
+    main: CsvOut,
+    association: Option<CsvOut>,
     include_passwords: bool,
     row: ByteRecord,
     association_row: ByteRecord,
     cell: String,
     resources: Vec<(String, String)>,
-    pub records: u64,
-    pub dropped_deleted: u64,
+    records: u64,
+    dropped_deleted: u64,
 }
 
 impl CsvCollection {
-    /// Opens the collection's file(s) in `dir`; `with_association` adds its resources file.
+    /// Opens the collection's file in `dir`, and `association` (its resources file) if given.
     pub fn create(
         dir: &Path,
         target: &Path,
         collection: CollectionId,
-        with_association: bool,
+        association: Option<CsvFile>,
         include_passwords: bool,
     ) -> Result<CsvCollection, ExportError> {
         let file = collection.info().csv_file;
-        let cols = columns(file).expect("collections map to data files with columns");
-        let association_file = association_file(collection).filter(|_| with_association);
         let main = CsvOut::create(dir, file)?;
-        let association = association_file
-            .map(|f| CsvOut::create(dir, f))
-            .transpose()?;
+        let association = association.map(|f| CsvOut::create(dir, f)).transpose()?;
         Ok(CsvCollection {
             collection,
             target: target.to_path_buf(),
-            layout: Layout::new(cols, association.is_some()),
+            layout: Layout::new(file.columns(), association.is_some()),
             main,
             association,
             include_passwords,
@@ -503,6 +274,23 @@ impl CsvCollection {
             }
         }
         Ok(())
+    }
+}
+
+impl CsvCollection {
+    /// Flushes and fsyncs its files.
+    pub fn finish(self) -> Result<CollectionOutput, ExportError> {
+        let mut files = vec![self.main.finish()?];
+        if let Some(association) = self.association {
+            files.push(association.finish()?);
+        }
+        Ok(CollectionOutput {
+            collection: self.collection,
+            records: self.records,
+            rows: files[0].rows,
+            dropped_deleted: self.dropped_deleted,
+            files,
+        })
     }
 }
 
@@ -585,23 +373,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_data_file_has_one_column_per_header_field() {
-        for file in CsvFile::ALL {
-            let Some(cols) = columns(file) else {
-                assert!(matches!(
-                    file,
-                    CsvFile::ClassResources | CsvFile::CourseResources
-                ));
-                continue;
-            };
-            assert_eq!(cols.len(), file.header().len(), "{file:?}");
-            assert_eq!(cols[0].keys, ["sourcedId"]);
+    fn every_data_file_fits_the_layout_and_has_status_second() {
+        for file in CsvFile::ALL.into_iter().filter(|f| !f.is_association()) {
+            let cols = file.columns();
             assert_eq!(
                 cols[1].keys,
                 ["status"],
                 "{file:?}: drop logic reads column 1"
             );
-            assert_eq!(cols[2].keys, ["dateLastModified"]);
             Layout::new(cols, true);
         }
     }

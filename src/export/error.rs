@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::oneroster::CollectionId;
+use oneroster::CollectionId;
 
 /// An output failure. The message names the file or folder, and for bad records the collection,
 /// record index and sourcedId.

@@ -1,4 +1,4 @@
-//! Lenient readers for the JSON shapes real OneRoster servers send (ONEROSTER.md §6.1): each one
+//! Lenient readers for the JSON shapes real OneRoster servers send (docs/oneroster-notes.md §6.1): each one
 //! renders a member's raw JSON text into one CSV cell, borrowing from the page and reusing buffers,
 //! never building `serde_json::Value` trees.
 

@@ -5,11 +5,12 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::FileRows;
+use oneroster::CollectionId;
+
 use super::error::ExportError;
 use super::fields::push_record;
 use super::staging::create_private;
-use crate::oneroster::CollectionId;
+use super::{CollectionOutput, FileRows};
 use crate::records::Page;
 
 const CHUNK: usize = 64 * 1024;
@@ -56,7 +57,7 @@ impl JsonFile {
     }
 
     /// Closes the array, flushes and fsyncs.
-    pub fn finish(mut self) -> Result<FileRows, ExportError> {
+    pub fn finish(mut self) -> Result<CollectionOutput, ExportError> {
         let err = ExportError::io("writing", &self.path);
         self.out
             .write_all(b"\n]\n")
@@ -64,9 +65,15 @@ impl JsonFile {
         let file = self.out.into_inner().map_err(|e| err(e.into_error()))?;
         file.sync_all()
             .map_err(ExportError::io("syncing", &self.path))?;
-        Ok(FileRows {
-            name: JsonFile::file_name(self.collection),
+        Ok(CollectionOutput {
+            collection: self.collection,
+            records: self.rows,
             rows: self.rows,
+            dropped_deleted: 0,
+            files: vec![FileRows {
+                name: JsonFile::file_name(self.collection),
+                rows: self.rows,
+            }],
         })
     }
 }

@@ -6,7 +6,7 @@
 //! and renames (or, over a previous bundle, atomically exchanges) the result into place; dropping
 //! the bundle instead removes the staging folder and leaves the previous output untouched.
 //!
-//! The CSV binding is bulk mode (ONEROSTER.md §7.4): `status` and `dateLastModified` are blank,
+//! The CSV binding is bulk mode (docs/oneroster-notes.md §7.4): `status` and `dateLastModified` are blank,
 //! records marked `tobedeleted` (or 1.0's `inactive`) are left out, and a file is `bulk` in the
 //! manifest only when its collection finished.
 //!
@@ -33,35 +33,28 @@ mod staging;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::path::PathBuf;
 
 pub use bundle::Bundle;
 pub use error::ExportError;
-pub use shrink::MaxShrink;
+pub use shrink::{MaxShrink, ShrinkLimit};
 
-use crate::oneroster::{CollectionId, CsvFile};
+use oneroster::{CollectionId, CsvFile};
 
-/// The output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// A OneRoster 1.1 CSV bundle: manifest.csv plus one file per type (a folder, or a zip when
-    /// the output name ends in .zip).
-    Csv,
-    /// One `<collection>.json` array per collection, records as the server sent them.
-    Json,
-    /// One line per record, `{"collection":…,"record":…}`, to a file or to stdout (`--out -`).
-    Ndjson,
-}
+use crate::named::named_enum;
 
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Format::Csv => "csv",
-            Format::Json => "json",
-            Format::Ndjson => "ndjson",
-        })
+named_enum! {
+    /// The output format.
+    #[derive(Default)]
+    pub enum Format {
+        /// A OneRoster 1.1 CSV bundle: manifest.csv plus one file per type (a folder, or a zip
+        /// when the output name ends in .zip).
+        #[default]
+        Csv = "csv",
+        /// One `<collection>.json` array per collection, records as the server sent them.
+        Json = "json",
+        /// One line per record, `{"collection":…,"record":…}`, to a file or to stdout.
+        Ndjson = "ndjson",
     }
 }
 

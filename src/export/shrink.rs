@@ -17,6 +17,62 @@ use super::staging::{Shape, Target};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaxShrink(pub u32);
 
+/// The `--max-shrink` setting: a limit, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShrinkLimit(pub Option<MaxShrink>);
+
+impl Default for ShrinkLimit {
+    /// Half: consumers apply missing rows as deletions, so losing more is rarely real.
+    fn default() -> Self {
+        ShrinkLimit(Some(MaxShrink(50)))
+    }
+}
+
+impl fmt::Display for ShrinkLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(MaxShrink(p)) => write!(f, "{p}"),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+impl std::str::FromStr for ShrinkLimit {
+    type Err = String;
+
+    /// `50`, `50%` or `off`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(ShrinkLimit(None));
+        }
+        match text.trim_end_matches('%').trim().parse::<u32>() {
+            Ok(p) if p <= 100 => Ok(ShrinkLimit(Some(MaxShrink(p)))),
+            _ => Err(format!(
+                "expected a percentage from 0 to 100, or off; got {text:?}"
+            )),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ShrinkLimit {
+    /// A number of percent, or a string as the flag takes it (`"50%"`, `"off"`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u32),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => n.to_string(),
+            Raw::Text(t) => t,
+        }
+        .parse()
+        .map_err(serde::de::Error::custom)
+    }
+}
+
 impl MaxShrink {
     /// Whether going from `old` to `new` records shrinks by more than allowed.
     pub fn exceeded(self, old: u64, new: u64) -> bool {
@@ -166,6 +222,15 @@ mod tests {
         assert!(!half.exceeded(100, 150));
         assert!(!half.exceeded(0, 0));
         assert!(MaxShrink(0).exceeded(10, 9));
+    }
+
+    #[test]
+    fn limits_parse_from_flags() {
+        assert_eq!("50".parse(), Ok(ShrinkLimit(Some(MaxShrink(50)))));
+        assert_eq!(" 25% ".parse(), Ok(ShrinkLimit(Some(MaxShrink(25)))));
+        assert_eq!("OFF".parse(), Ok(ShrinkLimit(None)));
+        assert!("101".parse::<ShrinkLimit>().is_err());
+        assert_eq!(ShrinkLimit::default().to_string(), "50");
     }
 
     #[test]

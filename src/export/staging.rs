@@ -14,7 +14,7 @@ use zip::{CompressionMethod, ZipWriter};
 
 use super::Format;
 use super::error::ExportError;
-use crate::oneroster::{COLLECTIONS, CsvFile};
+use oneroster::{COLLECTIONS, CsvFile};
 
 /// What the target is once published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

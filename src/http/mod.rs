@@ -3,10 +3,10 @@
 //! credentials.
 //!
 //! `Transport` sends single attempts and owns the pacing; `retry` decides what an attempt's
-//! outcome means and how long to wait; `api` puts credentials on requests to the configured
-//! origin only and reads OneRoster responses; `ca` loads the extra authorities of `--ca-cert`.
+//! outcome means and how long to wait; `ca` loads the extra authorities of `--ca-cert`. This layer
+//! knows nothing of credentials: the callers (`auth` for token requests, `api` for the API) put
+//! them on their requests.
 
-mod api;
 mod ca;
 mod retry;
 mod target;
@@ -23,12 +23,11 @@ use reqwest::header::HeaderMap;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-pub use api::{ApiClient, ApiError, Fetched};
 pub use ca::CaCertError;
 pub use retry::{RetryPolicy, Step, classify, retry_after};
-pub use target::{Target, safe_url};
+pub use target::Target;
 
-use crate::oneroster::StatusInfo;
+use oneroster::StatusInfo;
 
 /// Knobs of the network layer, resolved once from the command line.
 #[derive(Debug, Clone)]
@@ -104,7 +103,8 @@ pub enum HttpError {
     Client(String),
 }
 
-fn info_suffix(info: &Option<Box<StatusInfo>>) -> String {
+/// ` (description; codeMinor …)` for messages, or nothing when the body said nothing useful.
+pub(crate) fn info_suffix(info: &Option<Box<StatusInfo>>) -> String {
     match info.as_ref().map(|i| i.summary()) {
         Some(s) if !s.is_empty() => format!(" ({s})"),
         _ => String::new(),
@@ -140,12 +140,22 @@ pub enum AttemptError {
 
 /// Counters shared by every request of the run.
 #[derive(Debug, Default)]
-pub struct HttpCounters {
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
-    pub rate_limited: AtomicU64,
+struct HttpCounters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
+/// What the transport has sent so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Attempts sent, retries included.
+    pub requests: u64,
+    /// Attempts that were retries.
+    pub retries: u64,
+    /// Replies that asked the whole run to slow down (429, 503, a quota 403).
+    pub rate_limited: u64,
+}
 /// Sends single attempts, paced by the run's limiter and 429 cooldown.
 pub struct Transport {
     client: reqwest::Client,
@@ -153,7 +163,7 @@ pub struct Transport {
     /// When set in the future, nobody sends before then: a 429 slows every task, not only its own.
     cooldown: Mutex<Option<Instant>>,
     settings: HttpSettings,
-    pub counters: HttpCounters,
+    counters: HttpCounters,
 }
 
 impl std::fmt::Debug for Transport {
@@ -194,6 +204,16 @@ impl Transport {
 
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> HttpStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        HttpStats {
+            requests: get(&self.counters.requests),
+            retries: get(&self.counters.retries),
+            rate_limited: get(&self.counters.rate_limited),
+        }
     }
 
     /// Sends one attempt once the cooldown has passed and the limiter allows, and reads the body.

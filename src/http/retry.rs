@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio_rustls::rustls::{self, CertificateError};
 
 use super::{AttemptError, HttpError, Reply, Target};
-use crate::oneroster::StatusInfo;
+use oneroster::StatusInfo;
 
 /// How many times to try and how long to wait between tries.
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ pub fn classify<T, E: From<HttpError>>(
                 .and_then(|l| {
                     url::Url::parse(l)
                         .ok()
-                        .map(|u| super::safe_url(&u))
+                        .map(|u| crate::urls::safe_url(&u))
                         .or(Some(l.to_string()))
                 })
                 .unwrap_or_else(|| "an unnamed location".to_string());

@@ -5,7 +5,8 @@ use std::fmt;
 
 use url::Url;
 
-use crate::oneroster::CollectionId;
+use crate::urls::safe_url;
+use oneroster::CollectionId;
 
 /// The place a request goes, for error messages and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +89,6 @@ impl fmt::Display for Target {
         }
         f.write_str(")")
     }
-}
-
-/// A URL fit for logs: scheme, host, port and path only.
-pub fn safe_url(url: &Url) -> String {
-    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
-    if let Some(port) = url.port() {
-        shown.push_str(&format!(":{port}"));
-    }
-    shown.push_str(url.path());
-    shown
 }
 
 #[cfg(test)]

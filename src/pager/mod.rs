@@ -8,7 +8,9 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures::StreamExt;
 use reqwest::header::{HeaderMap, LINK};
@@ -16,10 +18,12 @@ use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
-use crate::http::{ApiClient, ApiError, Fetched, safe_url};
-use crate::oneroster::Collection;
+use oneroster::Collection;
+
+use crate::api::{ApiError, Fetched, PageSource};
 use crate::progress::CollectionBar;
 use crate::records::Page;
+use crate::urls::safe_url;
 
 mod seen;
 use seen::SeenIds;
@@ -109,8 +113,8 @@ impl WalkStats {
 }
 
 /// Walks `collection` and sends its pages, de-duplicated and in order, to `out`.
-pub async fn walk(
-    api: Arc<ApiClient>,
+pub async fn walk<S: PageSource>(
+    api: Arc<S>,
     collection: &'static Collection,
     settings: &PagerSettings,
     out: &mpsc::Sender<Page>,
@@ -131,8 +135,8 @@ pub async fn walk(
     Ok(walk.stats)
 }
 
-struct Walk<'a> {
-    api: Arc<ApiClient>,
+struct Walk<'a, S> {
+    api: Arc<S>,
     collection: &'static Collection,
     settings: &'a PagerSettings,
     out: &'a mpsc::Sender<Page>,
@@ -153,7 +157,7 @@ struct Cursor {
     link_aware: bool,
 }
 
-impl Walk<'_> {
+impl<S: PageSource> Walk<'_, S> {
     async fn run(&mut self) -> Result<(), PagerError> {
         let limit = self.settings.page_size.max(1);
         let first_url = self.api.collection_url(self.collection, limit, 0);

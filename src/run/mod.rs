@@ -6,19 +6,20 @@ mod sink;
 mod summary;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+use oneroster::CollectionId;
 
 pub use summary::{CollectionSummary, RunSummary};
 
-use crate::auth::TokenSource;
-use crate::config::{Config, Plan};
+use crate::api::{ApiClient, ApiError};
+use crate::auth::Authorizer;
 use crate::error::Error;
 use crate::export::{Bundle, Destination};
-use crate::http::{ApiClient, ApiError, Transport};
-use crate::oneroster::CollectionId;
+use crate::http::Transport;
 use crate::pager::{self, PagerError};
 use crate::progress::Progress;
+use crate::settings::{Config, Plan};
 use sink::SinkWorker;
 
 /// Runs the export described by `config`, stopping cleanly on Ctrl-C or SIGTERM.
@@ -29,25 +30,26 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
         .base_url
         .ok_or_else(|| Error::Internal("an export needs a base URL".into()))?;
     let transport = Transport::new(connection.http)?;
-    let tokens = Arc::new(TokenSource::new(connection.grant, transport.clone()));
+    let credentials = Authorizer::new(connection.credentials, transport.clone());
     let api = Arc::new(ApiClient::new(
-        transport.clone(),
-        tokens.clone(),
+        transport,
+        credentials,
         base_url,
         connection.headers,
     ));
 
     let outcome = tokio::select! {
-        outcome = export(&plan, api, &progress) => outcome,
+        outcome = export(&plan, api.clone(), &progress) => outcome,
         () = crate::signal::shutdown() => Err(Error::Interrupted),
     };
     let (collections, output) = outcome?;
+    let stats = api.stats();
     Ok(RunSummary {
         collections,
         output,
-        tokens_fetched: tokens.tokens_fetched(),
-        requests: transport.counters.requests.load(Ordering::Relaxed),
-        retries: transport.counters.retries.load(Ordering::Relaxed),
+        tokens_fetched: stats.tokens_fetched,
+        requests: stats.requests,
+        retries: stats.retries,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -58,7 +60,7 @@ async fn export(
     progress: &Progress,
 ) -> Result<(Vec<CollectionSummary>, crate::export::PublishReport), Error> {
     // Credentials first: a wrong secret fails before any output is prepared.
-    api.tokens().ensure_fresh().await?;
+    api.ensure_credentials().await?;
     let bundle = Bundle::create(&plan.output, &plan.collections)?;
     let worker = SinkWorker::start(bundle);
     match export_collections(plan, &api, progress, &worker).await {
@@ -99,16 +101,16 @@ async fn export_collection(
     id: CollectionId,
 ) -> Result<Option<CollectionSummary>, Error> {
     let collection = id.info();
-    let counters = &api.transport().counters;
-    let requests_before = counters.requests.load(Ordering::Relaxed);
-    let retries_before = counters.retries.load(Ordering::Relaxed);
+    let before = api.stats();
     // Lines already streamed to stdout cannot be taken back, so there a doubt is final.
     let walks = if plan.output.destination == Destination::Stdout {
         1
     } else {
         1 + MAX_REWALKS
     };
-    for walk in 1..=walks {
+    let mut walk = 0;
+    loop {
+        walk += 1;
         let bar = progress.collection(collection.name);
         let (pages, drained) = worker.collection(id).await?;
         let walked = pager::walk(api.clone(), collection, &plan.pager, &pages, &bar).await;
@@ -136,14 +138,15 @@ async fn export_collection(
         let Some(doubt) = stats.doubt() else {
             let written = worker.finish(id).await?;
             bar.finish(&format!("{} records", stats.records));
+            let spent = api.stats() - before;
             return Ok(Some(CollectionSummary {
                 collection: id,
                 records: stats.records,
                 duplicates: stats.duplicates,
                 total: stats.total,
                 pages: stats.pages,
-                requests: counters.requests.load(Ordering::Relaxed) - requests_before,
-                retries: counters.retries.load(Ordering::Relaxed) - retries_before,
+                requests: spent.requests,
+                retries: spent.retries,
                 seconds: stats.elapsed.as_secs_f64(),
                 walks: walk,
                 written,
@@ -174,7 +177,6 @@ async fn export_collection(
             doubt,
         });
     }
-    unreachable!("the last walk returns")
 }
 
 /// How many times a collection that does not add up is walked again before the run gives up.

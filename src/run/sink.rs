@@ -5,8 +5,8 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::export::{Bundle, CollectionOutput, ExportError, PublishReport};
-use crate::oneroster::CollectionId;
 use crate::records::Page;
+use oneroster::CollectionId;
 
 enum Command {
     /// Write the pages of `id` until the page channel closes, then say how it went.

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::export::{CollectionOutput, PublishReport};
-use crate::oneroster::CollectionId;
+use oneroster::CollectionId;
 
 /// One collection's figures.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use roster_export::sandbox::SandboxOptions;
+use roster_sandbox::SandboxOptions;
 
 use crate::support::*;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use roster_export::sandbox::{Fault, Faults, SandboxOptions, Vendor};
+use roster_sandbox::{Fault, Faults, SandboxOptions, Vendor};
 
 use crate::support::*;
 

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use roster_export::sandbox::SandboxOptions;
+use roster_sandbox::SandboxOptions;
 use serde_json::Value;
 
 use crate::support::*;

@@ -1,8 +1,8 @@
 //! Hosts that leave things out: a service they do not offer, a scope they do not grant, totals
 //! that never add up.
 
-use roster_export::oneroster::{CollectionId, KnownScope};
-use roster_export::sandbox::{Fault, Faults, SandboxOptions};
+use oneroster::{CollectionId, KnownScope};
+use roster_sandbox::{Fault, Faults, SandboxOptions};
 
 use crate::support::*;
 

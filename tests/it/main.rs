@@ -14,4 +14,5 @@ mod profiles;
 mod roster_csv;
 mod safety;
 mod security;
+mod signing;
 mod tls;

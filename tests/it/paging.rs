@@ -1,6 +1,6 @@
 //! Paging against servers that cap pages, drop X-Total-Count, drop Link, or both.
 
-use roster_export::sandbox::SandboxOptions;
+use roster_sandbox::SandboxOptions;
 
 use crate::support::*;
 

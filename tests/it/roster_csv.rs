@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use roster_export::oneroster::CsvFile;
+use oneroster::CsvFile;
 use serde_json::Value;
 
 use crate::support::*;
@@ -65,7 +65,7 @@ fn roster_scope_to_zip_has_exact_manifest_and_headers() {
         let first_line = bytes.split(|b| *b == b'\n').next().unwrap();
         assert_eq!(
             String::from_utf8_lossy(first_line),
-            format!("{}\r", file.header().join(","))
+            format!("{}\r", file.header().collect::<Vec<_>>().join(","))
         );
     }
 }

@@ -108,7 +108,7 @@ fn files_are_readable_by_the_owner_only() {
 
 #[test]
 fn the_shrink_guard_refuses_to_replace_a_much_larger_bundle() {
-    use roster_export::sandbox::{District, SandboxOptions};
+    use roster_sandbox::{District, SandboxOptions};
     let dir = workdir();
     let out = dir.path().join("district.zip");
     let before = previous_bundle(&out);

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use roster_export::sandbox::SandboxOptions;
+use roster_sandbox::SandboxOptions;
 
 use crate::support::*;
 

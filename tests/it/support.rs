@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use roster_export::sandbox::{Sandbox, SandboxOptions, SandboxStats};
+use roster_sandbox::{Sandbox, SandboxOptions, SandboxStats};
 use serde_json::Value;
 
 /// Every test's run of the binary ends within this.
@@ -162,7 +162,7 @@ pub fn workdir() -> tempfile::TempDir {
 /// The fixture district's records, per collection, as the sandbox serves them.
 pub fn fixture(collection: &str) -> Vec<Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/district")
+        .join("crates/roster-sandbox/fixtures/district")
         .join(format!("{collection}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let value: Value = serde_json::from_str(&text).unwrap();

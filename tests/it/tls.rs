@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use roster_export::sandbox::{SandboxOptions, SandboxStats, TlsIdentity};
+use roster_sandbox::{SandboxOptions, SandboxStats, TlsIdentity};
 
 use crate::support::*;
 

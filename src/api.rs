@@ -1,17 +1,21 @@
-//! Requests to the OneRoster API itself: credentials only for the configured origin, a fresh token
-//! once on a 401, and each 200 read into a [`Page`] inside the retry loop, so a body cut short
-//! or garbled in transit is fetched again rather than taken for data.
+//! The OneRoster API client: credentials only for the configured origin, a fresh token once on a
+//! 401, and each 200 read into a [`Page`] inside the retry loop, so a body cut short or garbled in
+//! transit is fetched again rather than taken for data.
+//!
+//! The pager sees it only through [`PageSource`], so walking is tested against fakes.
 
+use std::future::Future;
 use std::sync::Arc;
 
+use oneroster::{Collection, StatusInfo};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap};
 use url::Url;
 
-use super::{HttpError, Step, Target, Transport, classify, retry_after, safe_url};
-use crate::auth::{AuthError, TokenSource};
-use crate::oneroster::{Collection, StatusInfo};
+use crate::auth::{AuthError, Authorizer};
+use crate::http::{HttpError, Step, Target, Transport, classify, info_suffix, retry_after};
 use crate::records::{Page, PageError};
+use crate::urls::safe_url;
 
 /// Why a page could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +24,7 @@ pub enum ApiError {
     Http(#[from] HttpError),
     #[error("{target}: {source}")]
     Auth { target: Target, source: AuthError },
-    #[error("{target}: HTTP 401{} — {hint}", suffix(.info))]
+    #[error("{target}: HTTP 401{} — {hint}", info_suffix(.info))]
     Unauthorized {
         target: Target,
         hint: &'static str,
@@ -29,7 +33,7 @@ pub enum ApiError {
     #[error(
         "{target}: HTTP 403 Forbidden{} — the credentials are not allowed `{collection}`; \
          it needs the scope {scope} (or drop it with --only)",
-        suffix(.info)
+        info_suffix(.info)
     )]
     Forbidden {
         target: Target,
@@ -41,13 +45,6 @@ pub enum ApiError {
     Page { target: Target, source: PageError },
 }
 
-fn suffix(info: &Option<Box<StatusInfo>>) -> String {
-    match info.as_ref().map(|i| i.summary()) {
-        Some(s) if !s.is_empty() => format!(" ({s})"),
-        _ => String::new(),
-    }
-}
-
 /// A page and the response headers the pager reads (`X-Total-Count`, `Link`).
 #[derive(Debug)]
 pub struct Fetched {
@@ -55,42 +52,90 @@ pub struct Fetched {
     pub headers: HeaderMap,
 }
 
+/// Where the pager gets pages: the API client, or a fake in tests.
+pub trait PageSource: Send + Sync + 'static {
+    /// The URL of `collection`'s page of `limit` records from `offset`.
+    fn collection_url(&self, collection: &Collection, limit: u64, offset: u64) -> Url;
+
+    /// GETs one page of `collection` at `url` (whose records start at `offset`).
+    fn get_page(
+        &self,
+        collection: &'static Collection,
+        url: &Url,
+        offset: u64,
+    ) -> impl Future<Output = Result<Fetched, ApiError>> + Send;
+}
+
+/// What the client has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiStats {
+    /// Requests sent, retries and token requests included.
+    pub requests: u64,
+    pub retries: u64,
+    /// Replies that slowed the whole run (429, 503, a quota 403).
+    pub rate_limited: u64,
+    pub tokens_fetched: u64,
+}
+
+impl std::ops::Sub for ApiStats {
+    type Output = ApiStats;
+
+    fn sub(self, earlier: ApiStats) -> ApiStats {
+        ApiStats {
+            requests: self.requests - earlier.requests,
+            retries: self.retries - earlier.retries,
+            rate_limited: self.rate_limited - earlier.rate_limited,
+            tokens_fetched: self.tokens_fetched - earlier.tokens_fetched,
+        }
+    }
+}
+
 /// The API side of the run's HTTP client.
 #[derive(Debug)]
 pub struct ApiClient {
     transport: Arc<Transport>,
-    tokens: Arc<TokenSource>,
+    credentials: Authorizer,
     base: Url,
     /// Extra headers (`--header`, a provider's subscription key), for the API origin only.
     headers: HeaderMap,
 }
 
 impl ApiClient {
-    /// `base` must end in `/` (config normalises it).
+    /// `base` must end in `/` (the settings normalise it).
     pub fn new(
         transport: Arc<Transport>,
-        tokens: Arc<TokenSource>,
+        credentials: Authorizer,
         base: Url,
         headers: HeaderMap,
     ) -> ApiClient {
         ApiClient {
             transport,
-            tokens,
+            credentials,
             base,
             headers,
         }
     }
 
-    pub fn transport(&self) -> &Transport {
-        &self.transport
+    /// Fetches a token now unless a fresh one is cached, so bad credentials fail before any
+    /// output is prepared.
+    pub async fn ensure_credentials(&self) -> Result<(), AuthError> {
+        self.credentials.ensure_fresh().await
     }
 
-    pub fn tokens(&self) -> &TokenSource {
-        &self.tokens
+    /// The counters so far.
+    pub fn stats(&self) -> ApiStats {
+        let http = self.transport.stats();
+        ApiStats {
+            requests: http.requests,
+            retries: http.retries,
+            rate_limited: http.rate_limited,
+            tokens_fetched: self.credentials.tokens_fetched(),
+        }
     }
+}
 
-    /// The first-page URL of a collection with `limit` and `offset`.
-    pub fn collection_url(&self, collection: &Collection, limit: u64, offset: u64) -> Url {
+impl PageSource for ApiClient {
+    fn collection_url(&self, collection: &Collection, limit: u64, offset: u64) -> Url {
         let mut url = self
             .base
             .join(collection.path)
@@ -101,8 +146,7 @@ impl ApiClient {
         url
     }
 
-    /// GETs one page of `collection` at `url` (whose records start at `offset`).
-    pub async fn get_page(
+    async fn get_page(
         &self,
         collection: &'static Collection,
         url: &Url,
@@ -143,7 +187,7 @@ impl ApiClient {
                             );
                         }
                     };
-                    let credential = match self.tokens.authorize(&mut request).await {
+                    let credential = match self.credentials.authorize(&mut request).await {
                         Ok(c) => c,
                         Err(source) => {
                             return Step::Fatal(ApiError::Auth {
@@ -162,11 +206,11 @@ impl ApiClient {
                             if refreshed.swap(true, std::sync::atomic::Ordering::Relaxed) {
                                 return Step::Fatal(ApiError::Unauthorized {
                                     target: target.clone(),
-                                    hint: self.tokens.grant().unauthorized_hint(),
+                                    hint: self.credentials.unauthorized_hint(),
                                     info,
                                 });
                             }
-                            self.tokens.reject(credential).await;
+                            self.credentials.reject(credential).await;
                             Step::Retry {
                                 reason: "HTTP 401: the token was rejected".into(),
                                 after: Some(std::time::Duration::ZERO),
@@ -175,7 +219,7 @@ impl ApiClient {
                         }
                         StatusCode::FORBIDDEN => {
                             let info = StatusInfo::from_body(&reply.body).map(Box::new);
-                            // Blackbaud answers a spent quota with 403 and Retry-After (ONEROSTER.md §8.1).
+                            // Blackbaud answers a spent quota with 403 and Retry-After (docs/oneroster-notes.md §8.1).
                             if let Some(after) = retry_after(&reply.headers) {
                                 let what = info.as_ref().map(|i| i.summary()).unwrap_or_default();
                                 return Step::Retry {

@@ -1,4 +1,4 @@
-//! imsx_StatusInfo in every shape hosts send (ONEROSTER.md §5.2, §5.3), reduced to what a person reads.
+//! imsx_StatusInfo in every shape hosts send (docs/oneroster-notes.md §5.2, §5.3), reduced to what a person reads.
 
 use serde_json::Value;
 

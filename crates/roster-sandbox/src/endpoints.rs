@@ -1,9 +1,9 @@
 //! The read endpoints the sandbox serves: every collection of [`COLLECTIONS`] plus the typed views
-//! (ONEROSTER.md §3.2, §6.10), with the keys their responses use.
+//! (docs/oneroster-notes.md §3.2, §6.10), with the keys their responses use.
 
 use serde_json::Value;
 
-use crate::oneroster::{COLLECTIONS, CollectionId, KnownScope};
+use oneroster::{COLLECTIONS, CollectionId, KnownScope};
 
 /// A typed view over a base collection, or the whole collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

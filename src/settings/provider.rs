@@ -1,7 +1,22 @@
-//! Presets for hosts whose facts are in ONEROSTER.md §8: their URLs, how they authenticate and the
-//! headers they want. Every value is a default that flags, the environment and profiles override.
+//! Presets for hosts whose facts are in docs/oneroster-notes.md §8: their URLs, how they
+//! authenticate, the headers they want and the rate they document. A preset is the lowest layer
+//! of settings: flags, the environment and profiles override every value.
 
-use crate::cli::{AuthKind, ProviderName};
+use super::Settings;
+use crate::auth::{AuthKind, SignatureMethod};
+use crate::named::named_enum;
+
+named_enum! {
+    /// Hosts whose URLs and habits are known.
+    pub enum ProviderName {
+        /// Blackbaud's OneRoster API (SKY afe-rostr): client credentials.
+        Blackbaud = "blackbaud",
+        /// Blackbaud SKY APIs: a user-authorized refresh token and Bb-Api-Subscription-Key.
+        BlackbaudSky = "blackbaud-sky",
+        /// A ClassLink Roster Server, reached directly: OAuth 1.0a with HMAC-SHA256.
+        Classlink = "classlink",
+    }
+}
 
 /// What a preset fills in.
 #[derive(Debug, Clone, Copy)]
@@ -10,7 +25,7 @@ pub struct Provider {
     pub base_url: Option<&'static str>,
     pub token_url: Option<&'static str>,
     pub auth: AuthKind,
-    pub signature_method: Option<&'static str>,
+    pub signature_method: Option<SignatureMethod>,
     /// Headers every API request must carry; the run refuses to start without them.
     pub required_headers: &'static [&'static str],
     /// Requests per second the host documents.
@@ -23,7 +38,7 @@ const BLACKBAUD_TOKEN: &str = "https://oauth2.sky.blackbaud.com/token";
 impl Provider {
     pub fn get(name: ProviderName) -> Provider {
         match name {
-            // ONEROSTER.md §8.1: client credentials; SKY documents 5 calls per second.
+            // §8.1: client credentials; SKY documents 5 calls per second.
             ProviderName::Blackbaud => Provider {
                 name,
                 base_url: Some(BLACKBAUD_BASE),
@@ -33,7 +48,7 @@ impl Provider {
                 required_headers: &[],
                 rate: Some(5.0),
             },
-            // ONEROSTER.md §2.1b, §8.1: user-authorized refresh tokens plus a subscription key.
+            // §2.1b, §8.1: user-authorized refresh tokens plus a subscription key.
             ProviderName::BlackbaudSky => Provider {
                 name,
                 base_url: Some(BLACKBAUD_BASE),
@@ -43,16 +58,28 @@ impl Provider {
                 required_headers: &["Bb-Api-Subscription-Key"],
                 rate: Some(5.0),
             },
-            // ONEROSTER.md §8.2: direct access is OAuth 1.0a, HMAC-SHA256; the URL is per district.
+            // §8.2: direct access is OAuth 1.0a, HMAC-SHA256; the URL is per district.
             ProviderName::Classlink => Provider {
                 name,
                 base_url: None,
                 token_url: None,
                 auth: AuthKind::OAuth1,
-                signature_method: Some("hmac-sha256"),
+                signature_method: Some(SignatureMethod::HmacSha256),
                 required_headers: &[],
                 rate: None,
             },
+        }
+    }
+
+    /// The preset as a settings layer.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            base_url: self.base_url.map(str::to_string),
+            token_url: self.token_url.map(str::to_string),
+            auth: Some(self.auth),
+            signature_method: self.signature_method,
+            rate: self.rate,
+            ..Settings::default()
         }
     }
 }

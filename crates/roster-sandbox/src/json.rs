@@ -57,10 +57,28 @@ pub(crate) fn push_padded(buf: &mut Vec<u8>, mut n: u64, width: usize) {
     buf.extend_from_slice(&digits[i..]);
 }
 
-/// Removes the whitespace between JSON tokens, keeping strings (and key order) exactly as written.
+/// Removes the whitespace between JSON tokens, keeping strings (escapes included) and key order
+/// exactly as written.
 pub(crate) fn minify(json: &str) -> Vec<u8> {
+    #[derive(Clone, Copy)]
+    enum At {
+        Between,
+        InString,
+        AfterBackslash,
+    }
+    let mut at = At::Between;
     let mut out = Vec::with_capacity(json.len());
-    crate::records::compact_into(json, &mut out);
+    for &b in json.as_bytes() {
+        at = match (at, b) {
+            (At::Between, b' ' | b'\t' | b'\n' | b'\r') => continue,
+            (At::Between, b'"') => At::InString,
+            (At::Between, _) => At::Between,
+            (At::InString, b'\\') => At::AfterBackslash,
+            (At::InString, b'"') => At::Between,
+            (At::InString, _) | (At::AfterBackslash, _) => At::InString,
+        };
+        out.push(b);
+    }
     out
 }
 

@@ -1,16 +1,30 @@
-//! OAuth 1.0a against the running sandbox over real HTTP: requests signed by the exporter's
-//! [`OAuth1Signer`] get pages; a wrong secret, a query changed after signing, a replayed header,
-//! an old timestamp or an unknown consumer key get 401 saying which.
+//! OAuth 1.0a between the exporter's signer and the sandbox's own verifier over real HTTP:
+//! requests signed by [`OAuth1Signer`] get pages; a wrong secret, a query changed after signing,
+//! a replayed header, an old timestamp or an unknown consumer key get 401 saying which.
 
+use std::time::Duration;
+
+use oneroster::KnownScope;
 use reqwest::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
+use roster_export::auth::oauth1::{OAuth1Signer, SignatureMethod, unix_now};
+use roster_sandbox::{Sandbox, SandboxOptions};
 use secrecy::SecretString;
 use serde_json::Value;
 
-use super::*;
-use crate::auth::oauth1::{OAuth1Signer, SignatureMethod, unix_now};
+/// Every request of these tests is answered within this.
+const LIMIT: Duration = Duration::from_secs(30);
 
-use super::tests::{LIMIT, client, start};
+async fn start(options: SandboxOptions) -> Sandbox {
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    Sandbox::start(options, loopback)
+        .await
+        .expect("sandbox starts")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
 
 fn signer(key: &str, secret: &str, method: SignatureMethod) -> OAuth1Signer {
     OAuth1Signer {

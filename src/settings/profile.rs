@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::cli::{AuthKind, ClientAuth, ProviderName};
-use crate::error::Error;
-use crate::export::Format;
+use super::{HeaderSetting, ProviderName, Secret, Settings, SettingsError};
+use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
+use crate::export::{Format, ShrinkLimit};
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -32,7 +32,7 @@ pub struct ConfigFile {
     pub profiles: BTreeMap<String, Profile>,
 }
 
-/// One profile: every field optional, flags and the environment win over it.
+/// One profile: every option a flag sets, each optional; flags and the environment win over it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -53,17 +53,35 @@ pub struct Profile {
     pub preserve_refresh_token: Option<bool>,
     pub refresh_token_warn_days: Option<u32>,
     pub access_token: Option<SecretRef>,
-    pub signature_method: Option<String>,
+    #[serde(default, deserialize_with = "signature_method")]
+    pub signature_method: Option<SignatureMethod>,
     /// Extra API request headers; values are secrets by reference like the others.
     pub headers: Option<BTreeMap<String, SecretRef>>,
+    /// A file of `Name: value` lines, as `--header-file` takes.
+    pub header_file: Option<PathBuf>,
     pub ca_cert: Option<Vec<PathBuf>>,
-    pub out: Option<PathBuf>,
-    pub format: Option<Format>,
-    pub system_code: Option<String>,
-    pub only: Option<Vec<String>>,
+    pub rate: Option<f64>,
+    pub burst: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub backoff_max: Option<u64>,
+    pub max_retry_wait: Option<u64>,
+    pub timeout: Option<u64>,
     pub page_size: Option<u64>,
     pub concurrency: Option<u32>,
-    pub rate: Option<f64>,
+    pub only: Option<Vec<String>>,
+    pub out: Option<PathBuf>,
+    pub format: Option<Format>,
+    pub include_passwords: Option<bool>,
+    pub system_code: Option<String>,
+    pub max_shrink: Option<ShrinkLimit>,
+    pub allow_partial: Option<bool>,
+}
+
+fn signature_method<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SignatureMethod>, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 /// Where a secret comes from.
@@ -77,26 +95,10 @@ pub enum SecretRef {
 
 impl std::fmt::Debug for SecretRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.describe())
-    }
-}
-
-impl SecretRef {
-    /// Where it comes from, never the value: `env NAME`, `file PATH`, `inline`.
-    pub fn describe(&self) -> String {
         match self {
-            SecretRef::Env { env } => format!("env {env}"),
-            SecretRef::File { file } => format!("file {}", file.display()),
-            SecretRef::Inline(_) => "inline".to_string(),
-        }
-    }
-
-    /// Whether the value can be had right now (for `roster-export profiles`).
-    pub fn available(&self) -> bool {
-        match self {
-            SecretRef::Env { env } => std::env::var_os(env).is_some_and(|v| !v.is_empty()),
-            SecretRef::File { file } => std::fs::metadata(file).is_ok_and(|m| m.is_file()),
-            SecretRef::Inline(_) => true,
+            SecretRef::Env { env } => write!(f, "env {env}"),
+            SecretRef::File { file } => write!(f, "file {}", file.display()),
+            SecretRef::Inline(_) => f.write_str("inline"),
         }
     }
 }
@@ -108,7 +110,7 @@ pub struct Loaded {
     pub file: PathBuf,
     pub profile: Profile,
     /// The file has no group or other permission bits, so inline secrets are allowed.
-    private: bool,
+    pub private: bool,
 }
 
 /// The default config file: `$XDG_CONFIG_HOME/roster-export/config.toml` on Linux, the platform's
@@ -118,15 +120,15 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// Reads and parses the config file (`--config`, or the default location).
-pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), Error> {
+pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), SettingsError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => default_path().ok_or_else(|| {
-            Error::usage("no config folder is known on this system; pass --config FILE")
+            SettingsError("no config folder is known on this system; pass --config FILE".into())
         })?,
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::usage(format!(
+        SettingsError(format!(
             "config file {}: {e}{}",
             path.display(),
             if explicit.is_none() {
@@ -150,7 +152,7 @@ pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), Erro
             }
             None => String::new(),
         };
-        Error::usage(format!(
+        SettingsError(format!(
             "config file {}{place}: {}",
             path.display(),
             e.message().trim_end()
@@ -160,11 +162,11 @@ pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), Erro
 }
 
 /// Loads profile `name`.
-pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, Error> {
+pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, SettingsError> {
     let (path, mut file, private) = read(explicit)?;
     let Some(profile) = file.profiles.remove(name) else {
         let known: Vec<&String> = file.profiles.keys().collect();
-        return Err(Error::usage(format!(
+        return Err(SettingsError(format!(
             "config file {}: no profile `{name}`; it has {}",
             path.display(),
             if known.is_empty() {
@@ -189,28 +191,87 @@ pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, Error> {
 }
 
 impl Loaded {
-    /// Resolves `secret`, the profile's field `field`.
-    pub fn secret(&self, field: &str, secret: &SecretRef) -> Result<SecretString, Error> {
+    /// `reference`, the profile's field `field`, as a secret setting.
+    fn secret(&self, field: &str, reference: &SecretRef) -> Secret {
         let place = format!(
             "config file {}, profile {}, {field}",
             self.file.display(),
             self.name
         );
-        match secret {
-            SecretRef::Env { env } => match std::env::var(env) {
-                Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
-                _ => Err(Error::usage(format!(
-                    "{place}: the environment variable {env} is not set"
-                ))),
+        match reference {
+            SecretRef::Env { env } => Secret::Env {
+                var: env.clone(),
+                place,
             },
-            SecretRef::File { file } => read_secret_file(file, &place),
-            SecretRef::Inline(value) if self.private => Ok(SecretString::from(value.clone())),
-            SecretRef::Inline(_) => Err(Error::usage(format!(
-                "{place}: a secret written in the file needs the file to be readable by its owner \
-                 only (chmod 600 {}), or name it by reference: {{ env = \"VAR\" }} or {{ file = \"PATH\" }}",
-                self.file.display()
-            ))),
+            SecretRef::File { file } => Secret::File {
+                path: file.clone(),
+                place,
+            },
+            SecretRef::Inline(value) => Secret::Inline {
+                value: SecretString::from(value.clone()),
+                place,
+                file: self.file.clone(),
+                private: self.private,
+            },
         }
+    }
+
+    /// The profile as a settings layer.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let p = &self.profile;
+        let secret = |field: &str, r: &Option<SecretRef>| r.as_ref().map(|r| self.secret(field, r));
+        let mut headers = Vec::new();
+        for (name, reference) in p.headers.iter().flatten() {
+            let field = format!("headers.{name}");
+            headers.push(HeaderSetting {
+                place: format!("profile {}, {field}", self.name),
+                name: name.clone(),
+                value: self.secret(&field, reference),
+            });
+        }
+        if let Some(path) = &p.header_file {
+            headers.extend(super::header_file(
+                &format!("profile {}, header_file", self.name),
+                path,
+            )?);
+        }
+        Ok(Settings {
+            provider: p.provider,
+            base_url: p.base_url.clone(),
+            token_url: p.token_url.clone(),
+            oidc_authority: p.oidc_authority.clone(),
+            auth: p.auth,
+            client_auth: p.client_auth,
+            client_id: p.client_id.clone(),
+            client_secret: secret("client_secret", &p.client_secret),
+            scopes: p.scopes.clone(),
+            scope_as_written: p.scope_as_written,
+            username: p.username.clone(),
+            password: secret("password", &p.password),
+            token_store: p.token_store.clone(),
+            refresh_token: secret("refresh_token", &p.refresh_token),
+            preserve_refresh_token: p.preserve_refresh_token,
+            refresh_token_warn_days: p.refresh_token_warn_days,
+            access_token: secret("access_token", &p.access_token),
+            signature_method: p.signature_method,
+            headers,
+            ca_certs: p.ca_cert.clone().unwrap_or_default(),
+            rate: p.rate,
+            burst: p.burst,
+            max_attempts: p.max_attempts,
+            backoff_max: p.backoff_max,
+            max_retry_wait: p.max_retry_wait,
+            timeout: p.timeout,
+            page_size: p.page_size,
+            concurrency: p.concurrency,
+            only: p.only.clone(),
+            out: p.out.clone(),
+            format: p.format,
+            include_passwords: p.include_passwords,
+            system_code: p.system_code.clone(),
+            max_shrink: p.max_shrink,
+            allow_partial: p.allow_partial,
+        })
     }
 }
 
@@ -222,9 +283,13 @@ fn anchor_paths(profile: &mut Profile, file: &Path) {
             *p = base.join(&*p);
         }
     };
-    for path in [&mut profile.token_store, &mut profile.out]
-        .into_iter()
-        .flatten()
+    for path in [
+        &mut profile.token_store,
+        &mut profile.out,
+        &mut profile.header_file,
+    ]
+    .into_iter()
+    .flatten()
     {
         anchor(path);
     }
@@ -249,22 +314,8 @@ fn anchor_paths(profile: &mut Profile, file: &Path) {
     }
 }
 
-/// A secret from a file: the first line's content, trailing newline ignored.
-pub fn read_secret_file(path: &Path, place: &str) -> Result<SecretString, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format!("{place} {}: {e}", path.display())))?;
-    let secret = text.trim_end_matches(['\r', '\n']);
-    if secret.is_empty() {
-        return Err(Error::usage(format!(
-            "{place} {}: the file is empty",
-            path.display()
-        )));
-    }
-    Ok(SecretString::from(secret.to_string()))
-}
-
 /// `roster-export profiles`: one line per profile, secrets shown only by where they come from.
-pub fn listing(explicit: Option<&Path>) -> Result<String, Error> {
+pub fn listing(explicit: Option<&Path>) -> Result<String, SettingsError> {
     let (path, mut file, private) = read(explicit)?;
     for profile in file.profiles.values_mut() {
         anchor_paths(profile, &path);
@@ -279,16 +330,10 @@ pub fn listing(explicit: Option<&Path>) -> Result<String, Error> {
     for (name, p) in &file.profiles {
         let auth = p
             .auth
-            .or_else(|| p.provider.map(|n| super::provider::Provider::get(n).auth))
+            .or_else(|| p.provider.map(|n| super::Provider::get(n).auth))
             .unwrap_or(AuthKind::ClientCredentials);
-        let auth = clap::ValueEnum::to_possible_value(&auth)
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default();
         out.push_str(&format!("\n{name}\n  auth: {auth}\n"));
         if let Some(provider) = p.provider {
-            let provider = clap::ValueEnum::to_possible_value(&provider)
-                .map(|v| v.get_name().to_string())
-                .unwrap_or_default();
             out.push_str(&format!("  provider: {provider}\n"));
         }
         for (label, value) in [
@@ -311,6 +356,12 @@ pub fn listing(explicit: Option<&Path>) -> Result<String, Error> {
         if let Some(o) = &p.out {
             out.push_str(&format!("  out: {}\n", o.display()));
         }
+        let loaded = Loaded {
+            name: name.clone(),
+            file: path.clone(),
+            profile: Profile::default(),
+            private,
+        };
         let mut secrets: Vec<(String, &SecretRef)> = [
             ("client_secret", &p.client_secret),
             ("password", &p.password),
@@ -323,8 +374,9 @@ pub fn listing(explicit: Option<&Path>) -> Result<String, Error> {
         for (header, value) in p.headers.iter().flatten() {
             secrets.push((format!("header {header}"), value));
         }
-        for (what, secret) in secrets {
-            let state = match secret {
+        for (what, reference) in secrets {
+            let secret = loaded.secret(&what, reference);
+            let state = match reference {
                 SecretRef::Inline(_) if !private => "refused: the file is readable by others",
                 _ if secret.available() => "available",
                 _ => "missing",
@@ -375,13 +427,11 @@ mod tests {
             p.out.as_deref(),
             Some(dir.path().join("north.zip").as_path())
         );
-        let secret = loaded
-            .secret("client_secret", p.client_secret.as_ref().unwrap())
-            .unwrap();
+        let settings = loaded.settings().unwrap();
+        let secret = settings.client_secret.as_ref().unwrap().resolve().unwrap();
         assert_eq!(secret.expose_secret(), "s3cret");
         // Inline values need a private file.
-        let header = &p.headers.as_ref().unwrap()["X-Key"];
-        let err = loaded.secret("headers.X-Key", header).unwrap_err();
+        let err = settings.headers[0].value.resolve().unwrap_err();
         assert!(err.to_string().contains("chmod 600"), "{err}");
         assert!(!err.to_string().contains("inline-value"));
         let listing = listing(Some(&path)).unwrap();

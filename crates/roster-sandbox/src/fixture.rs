@@ -9,16 +9,13 @@ use serde_json::value::RawValue;
 
 use super::endpoints::View;
 use super::json::minify;
-use crate::oneroster::{COLLECTIONS, CollectionId};
+use oneroster::{COLLECTIONS, CollectionId};
 
 /// The embedded source of one collection's fixture file.
 fn source(id: CollectionId) -> (&'static str, &'static str) {
     macro_rules! file {
         ($name:literal) => {
-            (
-                $name,
-                include_str!(concat!("../../fixtures/district/", $name)),
-            )
+            ($name, include_str!(concat!("../fixtures/district/", $name)))
         };
     }
     match id {

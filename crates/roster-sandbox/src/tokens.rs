@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use rand::Rng as _;
 
-use crate::oneroster::KnownScope;
+use oneroster::KnownScope;
 
 /// Tokens kept at most; the oldest go first once expired ones are swept out.
 pub(crate) const MAX_TOKENS: usize = 10_000;

@@ -2,12 +2,10 @@
 
 use std::fmt;
 
-use super::collection::CollectionId;
-
 /// The prefix of every v1.1 scope URI.
 pub const SCOPE_URI_PREFIX: &str = "https://purl.imsglobal.org/spec/or/v1p1/scope/";
 
-/// The read scopes this tool knows (ONEROSTER.md §2.2).
+/// The read scopes this tool knows (docs/oneroster-notes.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KnownScope {
     RosterCore,
@@ -42,20 +40,8 @@ impl KnownScope {
         format!("{SCOPE_URI_PREFIX}{}", self.short_name())
     }
 
-    /// The top-level collections this scope lets a client read.
-    pub fn collections(self) -> &'static [CollectionId] {
-        use CollectionId::*;
-        match self {
-            KnownScope::RosterCore | KnownScope::Roster => {
-                &[Orgs, AcademicSessions, Courses, Classes, Users, Enrollments]
-            }
-            KnownScope::RosterDemographics => &[Demographics],
-            KnownScope::Resource => &[Resources],
-            KnownScope::Gradebook => &[Categories, LineItems, Results],
-        }
-    }
-
-    fn from_short_name(name: &str) -> Option<KnownScope> {
+    /// Looks a short name up (`roster.readonly`).
+    pub fn from_short_name(name: &str) -> Option<KnownScope> {
         KnownScope::ALL.into_iter().find(|s| s.short_name() == name)
     }
 }

@@ -25,7 +25,7 @@ use super::tokens::{
     RefreshTokens, Rejection, ScopeSet, Tokens, basic_credentials, bearer_token, random_token, same,
 };
 use super::{BASE_PATH, Counters, GRANT_NAMES, SandboxOptions, Vendor};
-use crate::oneroster::KnownScope;
+use oneroster::KnownScope;
 
 /// Pages with more records than this are written on a blocking thread, off the async workers.
 const BLOCKING_PAGE: u64 = 2_000;
@@ -96,7 +96,7 @@ fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     response
 }
 
-/// A OneRoster status-info error body (ONEROSTER.md §5.2, the 1.1 OpenAPI shape).
+/// A OneRoster status-info error body (docs/oneroster-notes.md §5.2, the 1.1 OpenAPI shape).
 fn status_info(status: StatusCode, code_minor: &str, description: &str) -> Response {
     let body = serde_json::json!({
         "imsx_codeMajor": "failure",
@@ -435,7 +435,7 @@ fn oauth1_scopes(
         &received,
         &options.client_id,
         &options.client_secret,
-        crate::auth::oauth1::unix_now(),
+        oauth1::unix_now(),
     );
     if let Err(failure) = verdict {
         Counters::bump(&state.counters.unauthorized);
@@ -597,7 +597,7 @@ async fn fault_response(state: &AppState, fault: Option<Fault>) -> Option<Respon
     match fault? {
         Fault::RateLimitedSeconds | Fault::RateLimitedDate => {
             let mut response = if state.options.vendor == Vendor::Blackbaud {
-                // Blackbaud answers a spent quota with 403 and its own JSON (ONEROSTER.md §8.1).
+                // Blackbaud answers a spent quota with 403 and its own JSON (docs/oneroster-notes.md §8.1).
                 let body = r#"{"statusCode":403,"message":"Quota Exceeded. Try again later."}"#;
                 json_response(StatusCode::FORBIDDEN, body)
             } else {
@@ -660,7 +660,7 @@ fn page_body(state: &AppState, endpoint: &Endpoint, start: u64, end: u64) -> Vec
     }
     body.push(b']');
     if state.options.vendor == Vendor::Blackbaud {
-        // Blackbaud's snake-case status set with its flat codeMinor (ONEROSTER.md §8.1).
+        // Blackbaud's snake-case status set with its flat codeMinor (docs/oneroster-notes.md §8.1).
         body.extend_from_slice(
             br#","status_info_set":[{"imsx_codeMajor":"success","imsx_severity":"status","imsx_codeMinor":"fullsuccess"}]"#,
         );

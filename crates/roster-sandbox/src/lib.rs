@@ -5,7 +5,12 @@
 //!
 //! It serves either the hand-written fixture district in `fixtures/district/` (compiled in) or a
 //! synthetic district of any size generated record by record, so even millions of records need no
-//! memory. Nothing on the export path uses this module.
+//! memory.
+//!
+//! It is its own crate so that the exporter's code cannot lean on it: roster-export starts it for
+//! `--demo` and its `sandbox` subcommand (the default `demo` feature), the tests start it on
+//! loopback, and `bench/run.sh` runs the small `roster-sandbox` binary. It checks OAuth 1.0a
+//! signatures with code of its own, so a mistake shared with the exporter's signer cannot hide.
 
 mod data;
 mod endpoints;
@@ -13,8 +18,6 @@ mod faults;
 mod fixture;
 mod json;
 mod oauth1;
-#[cfg(test)]
-mod oauth1_tests;
 mod server;
 mod synthetic;
 #[cfg(test)]
@@ -34,8 +37,8 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::oneroster::{CollectionId, KnownScope};
 use endpoints::Endpoint;
+use oneroster::{CollectionId, KnownScope};
 
 pub use faults::{Fault, Faults};
 pub use fixture::{FixtureDistrict, fixture_district};
@@ -62,7 +65,7 @@ pub enum Vendor {
     #[default]
     Standard,
     /// Blackbaud's OneRoster API: a spent quota is 403 with `Retry-After` and
-    /// `{"statusCode":403,"message":…}`, pages carry `status_info_set` (ONEROSTER.md §8.1).
+    /// `{"statusCode":403,"message":…}`, pages carry `status_info_set` (docs/oneroster-notes.md §8.1).
     Blackbaud,
 }
 
@@ -430,10 +433,14 @@ pub struct SandboxArgs {
     /// The port to listen on (0 picks a free one).
     #[arg(long, value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
-    /// The address to listen on. Loopback unless you name another one: the sandbox accepts
-    /// well-known demo credentials, so anything else exposes it to your network.
+    /// The address to listen on. Loopback unless you name another one together with
+    /// --listen-any: the sandbox accepts well-known demo credentials.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub host: IpAddr,
+    /// Allow --host to be an address other machines can reach (the demo credentials in this help
+    /// then work for anyone on the network).
+    #[arg(long)]
+    pub listen_any: bool,
     /// Serve a synthetic district of about N users instead of the fixture district.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=synthetic::MAX_USERS))]
     pub users: Option<u64>,
@@ -551,8 +558,21 @@ impl SandboxArgs {
     }
 }
 
-/// Starts the sandbox, prints how to reach it on stdout, and serves until Ctrl-C or SIGTERM.
-pub async fn run_forever(args: SandboxArgs) -> std::io::Result<()> {
+/// Starts the sandbox, prints how to reach it on stdout, and serves until `shutdown` resolves.
+/// Refuses an address other machines can reach unless `--listen-any` says so.
+pub async fn run_forever(
+    args: SandboxArgs,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    if !args.host.is_loopback() && !args.listen_any {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "refusing to listen on {}: other machines could reach it, and it accepts the demo                  credentials (client secret demo-secret) that anyone can read in --help; add                  --listen-any if that is really wanted",
+                args.host
+            ),
+        ));
+    }
     let mut options = args.options();
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         options.tls = Some(TlsIdentity::from_files(cert, key)?);
@@ -569,7 +589,7 @@ pub async fn run_forever(args: SandboxArgs) -> std::io::Result<()> {
     out.flush()?;
     drop(out);
     eprintln!("serving until Ctrl-C");
-    crate::signal::shutdown().await;
+    shutdown.await;
     eprintln!("stopping");
     sandbox.shutdown().await;
     Ok(())

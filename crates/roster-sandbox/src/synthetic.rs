@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 
 use super::endpoints::View;
 use super::json::{push_escaped, push_padded, push_str, push_u64};
-use crate::oneroster::CollectionId;
+use oneroster::CollectionId;
 
 /// Placeholder origin of GUIDRef `href`s (the fixture files use the same one).
 const HREF: &str = "https://sandbox.invalid/ims/oneroster/v1p1/";

@@ -16,7 +16,7 @@ use reqwest::header::{
 use serde_json::Value;
 
 use super::*;
-use crate::oneroster::{COLLECTIONS, StatusInfo};
+use oneroster::{COLLECTIONS, StatusInfo};
 
 pub(super) const LIMIT: Duration = Duration::from_secs(30);
 

@@ -1,0 +1,53 @@
+//! Every environment variable the tool reads, in one place. The command line reads them (clap's
+//! `env`), and messages name them; the library below `cli` reads none but a profile's own
+//! `{ env = "…" }` references.
+
+pub const BASE_URL: &str = "ROSTER_EXPORT_BASE_URL";
+pub const TOKEN_URL: &str = "ROSTER_EXPORT_TOKEN_URL";
+pub const CLIENT_ID: &str = "ROSTER_EXPORT_CLIENT_ID";
+pub const CLIENT_SECRET: &str = "ROSTER_EXPORT_CLIENT_SECRET";
+pub const CLIENT_SECRET_FILE: &str = "ROSTER_EXPORT_CLIENT_SECRET_FILE";
+pub const DEMO: &str = "ROSTER_EXPORT_DEMO";
+pub const SCOPE: &str = "ROSTER_EXPORT_SCOPE";
+pub const ONLY: &str = "ROSTER_EXPORT_ONLY";
+pub const OUT: &str = "ROSTER_EXPORT_OUT";
+pub const FORMAT: &str = "ROSTER_EXPORT_FORMAT";
+pub const INCLUDE_PASSWORDS: &str = "ROSTER_EXPORT_INCLUDE_PASSWORDS";
+pub const SYSTEM_CODE: &str = "ROSTER_EXPORT_SYSTEM_CODE";
+pub const MAX_SHRINK: &str = "ROSTER_EXPORT_MAX_SHRINK";
+pub const ALLOW_PARTIAL: &str = "ROSTER_EXPORT_ALLOW_PARTIAL";
+pub const PAGE_SIZE: &str = "ROSTER_EXPORT_PAGE_SIZE";
+pub const CONCURRENCY: &str = "ROSTER_EXPORT_CONCURRENCY";
+pub const RATE: &str = "ROSTER_EXPORT_RATE";
+pub const BURST: &str = "ROSTER_EXPORT_BURST";
+pub const MAX_ATTEMPTS: &str = "ROSTER_EXPORT_MAX_ATTEMPTS";
+pub const BACKOFF_MAX: &str = "ROSTER_EXPORT_BACKOFF_MAX";
+pub const MAX_RETRY_WAIT: &str = "ROSTER_EXPORT_MAX_RETRY_WAIT";
+pub const TIMEOUT: &str = "ROSTER_EXPORT_TIMEOUT";
+pub const CA_CERT: &str = "ROSTER_EXPORT_CA_CERT";
+pub const PROFILE: &str = "ROSTER_EXPORT_PROFILE";
+pub const CONFIG: &str = "ROSTER_EXPORT_CONFIG";
+pub const PROVIDER: &str = "ROSTER_EXPORT_PROVIDER";
+pub const AUTH: &str = "ROSTER_EXPORT_AUTH";
+pub const CLIENT_AUTH: &str = "ROSTER_EXPORT_CLIENT_AUTH";
+pub const SCOPE_AS_WRITTEN: &str = "ROSTER_EXPORT_SCOPE_AS_WRITTEN";
+pub const OIDC_AUTHORITY: &str = "ROSTER_EXPORT_OIDC_AUTHORITY";
+pub const TOKEN_STORE: &str = "ROSTER_EXPORT_TOKEN_STORE";
+pub const REFRESH_TOKEN: &str = "ROSTER_EXPORT_REFRESH_TOKEN";
+pub const REFRESH_TOKEN_FILE: &str = "ROSTER_EXPORT_REFRESH_TOKEN_FILE";
+pub const PRESERVE_REFRESH_TOKEN: &str = "ROSTER_EXPORT_PRESERVE_REFRESH_TOKEN";
+pub const REFRESH_TOKEN_WARN_DAYS: &str = "ROSTER_EXPORT_REFRESH_TOKEN_WARN_DAYS";
+pub const USERNAME: &str = "ROSTER_EXPORT_USERNAME";
+pub const PASSWORD: &str = "ROSTER_EXPORT_PASSWORD";
+pub const PASSWORD_FILE: &str = "ROSTER_EXPORT_PASSWORD_FILE";
+pub const ACCESS_TOKEN: &str = "ROSTER_EXPORT_ACCESS_TOKEN";
+pub const ACCESS_TOKEN_FILE: &str = "ROSTER_EXPORT_ACCESS_TOKEN_FILE";
+pub const SIGNATURE_METHOD: &str = "ROSTER_EXPORT_SIGNATURE_METHOD";
+/// Extra request headers, one `Name: value` per line (values are kept secret).
+pub const HEADERS: &str = "ROSTER_EXPORT_HEADERS";
+pub const HEADER_FILE: &str = "ROSTER_EXPORT_HEADER_FILE";
+pub const QUIET: &str = "ROSTER_EXPORT_QUIET";
+pub const LOG_FORMAT: &str = "ROSTER_EXPORT_LOG_FORMAT";
+pub const NO_PROGRESS: &str = "ROSTER_EXPORT_NO_PROGRESS";
+/// `EnvFilter` directives for the logs, e.g. `roster_export=debug`.
+pub const LOG: &str = "ROSTER_EXPORT_LOG";
