@@ -370,3 +370,79 @@ fn quota(rate: f64, burst: u32) -> Quota {
         .expect("period is non-zero")
         .allow_burst(burst)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(max_attempts: u32) -> Arc<Transport> {
+        Transport::new(HttpSettings {
+            retry: RetryPolicy {
+                max_attempts,
+                ..RetryPolicy::default()
+            },
+            ..HttpSettings::default()
+        })
+        .unwrap()
+    }
+
+    fn target() -> Target {
+        Target::token(&url::Url::parse("http://127.0.0.1/token").unwrap())
+    }
+
+    fn rate_limited(after: u64) -> Step<u32> {
+        Step::Retry {
+            reason: "HTTP 429".into(),
+            after: Some(Duration::from_secs(after)),
+            rate_limited: true,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_waited_out_and_slows_every_request() {
+        let t = transport(6);
+        let started = Instant::now();
+        let done = t
+            .with_retry(&target(), |n| async move {
+                if n < 3 {
+                    rate_limited(2)
+                } else {
+                    Step::Done(n)
+                }
+            })
+            .await;
+        assert_eq!(done.unwrap(), 3);
+        assert_eq!(started.elapsed(), Duration::from_secs(4));
+        let stats = t.stats();
+        assert_eq!((stats.retries, stats.rate_limited), (2, 2));
+        // A 429 pushes the shared cooldown: any request waits for it, not only the one refused.
+        t.slow_down(Duration::from_secs(5)).await;
+        let before = Instant::now();
+        t.wait_for_cooldown().await;
+        assert_eq!(before.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_run_out_and_long_waits_are_refused() {
+        let t = transport(3);
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let gave_up: Result<u32, HttpError> = t
+            .with_retry(&target(), |_| {
+                tries.fetch_add(1, Ordering::Relaxed);
+                async { rate_limited(1) }
+            })
+            .await;
+        assert!(matches!(
+            gave_up,
+            Err(HttpError::GaveUp { attempts: 3, .. })
+        ));
+        assert_eq!(tries.load(Ordering::Relaxed), 3);
+        let started = Instant::now();
+        let too_long: Result<u32, HttpError> = t
+            .with_retry(&target(), |_| async { rate_limited(301) })
+            .await;
+        let err = too_long.unwrap_err().to_string();
+        assert!(err.contains("longer than the 300s allowed"), "{err}");
+        assert_eq!(started.elapsed(), Duration::ZERO, "it did not wait first");
+    }
+}

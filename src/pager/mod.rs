@@ -26,6 +26,8 @@ use crate::records::Page;
 use crate::urls::safe_url;
 
 mod seen;
+#[cfg(test)]
+mod walk_tests;
 use seen::SeenIds;
 
 /// How the pager walks.

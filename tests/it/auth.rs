@@ -1,16 +1,15 @@
 //! Tokens: refreshed when they expire mid-run; a wrong secret fails fast and writes nothing.
 
-use std::time::Duration;
-
 use roster_sandbox::SandboxOptions;
 
 use crate::support::*;
 
 #[test]
 fn a_token_that_expires_mid_run_is_replaced() {
+    // Tokens that run out after a few requests: mid-run on any machine, however fast. (Renewing
+    // before the clock runs out is the token cache's unit test, on paused time.)
     let server = Server::start(SandboxOptions {
-        token_lifetime: Duration::from_secs(1),
-        latency: Some(Duration::from_millis(40)),
+        token_max_uses: Some(8),
         ..Default::default()
     });
     let dir = workdir();
@@ -31,7 +30,7 @@ fn a_token_that_expires_mid_run_is_replaced() {
         .success();
     let stats = server.stats();
     assert!(
-        stats.tokens_issued >= 2,
+        stats.tokens_issued >= 2 && stats.unauthorized >= 1,
         "the run needed more than one token: {stats:?}"
     );
     let files = bundle_files(&out);

@@ -77,6 +77,9 @@ pub struct SandboxOptions {
     pub client_secret: String,
     /// How long issued tokens live (`expires_in`); expired tokens get 401.
     pub token_lifetime: Duration,
+    /// Tokens also expire after authorizing this many API requests: a token that runs out
+    /// mid-run, the same on every machine however fast.
+    pub token_max_uses: Option<u64>,
     /// Page size when a request gives no `limit`.
     pub default_limit: u64,
     /// Silently serve at most this many records per page, whatever `limit` asks (PowerSchool-style).
@@ -131,6 +134,7 @@ impl Default for SandboxOptions {
             client_id: "demo-client".to_string(),
             client_secret: "demo-secret".to_string(),
             token_lifetime: Duration::from_secs(3600),
+            token_max_uses: None,
             default_limit: 100,
             page_cap: None,
             total_count: true,
@@ -527,6 +531,7 @@ impl SandboxArgs {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
             token_lifetime: Duration::from_secs(self.token_lifetime.max(1)),
+            token_max_uses: None,
             default_limit: self.default_limit.max(1),
             page_cap: self.page_cap.filter(|&n| n > 0),
             total_count: !self.no_total_count,

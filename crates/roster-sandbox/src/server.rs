@@ -273,7 +273,9 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         Counters::bump(&state.counters.grants[index]);
     }
     let lifetime = state.options.token_lifetime;
-    let access_token = state.tokens.issue(scopes, lifetime);
+    let access_token = state
+        .tokens
+        .issue(scopes, lifetime, state.options.token_max_uses);
     Counters::bump(&state.counters.tokens_issued);
     let mut body = serde_json::json!({
         "access_token": access_token,

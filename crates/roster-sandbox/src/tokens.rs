@@ -80,6 +80,8 @@ impl ScopeSet {
 struct Grant {
     scopes: ScopeSet,
     expires: Instant,
+    /// API requests it may still authorize, when limited.
+    uses_left: Option<u64>,
 }
 
 /// Why a bearer token was not accepted.
@@ -150,8 +152,14 @@ pub(crate) struct Tokens {
 }
 
 impl Tokens {
-    /// A new random token (43 URL-safe characters) granting `scopes` for `lifetime`.
-    pub(crate) fn issue(&self, scopes: ScopeSet, lifetime: Duration) -> String {
+    /// A new random token (43 URL-safe characters) granting `scopes` for `lifetime`, and for at
+    /// most `max_uses` API requests when given.
+    pub(crate) fn issue(
+        &self,
+        scopes: ScopeSet,
+        lifetime: Duration,
+        max_uses: Option<u64>,
+    ) -> String {
         let token = random_token();
         let now = Instant::now();
         let mut grants = self.grants.lock().expect("token map lock");
@@ -171,6 +179,7 @@ impl Tokens {
             Grant {
                 scopes,
                 expires: now + lifetime,
+                uses_left: max_uses,
             },
         );
         token
@@ -180,10 +189,13 @@ impl Tokens {
     pub(crate) fn check(&self, headers: &HeaderMap) -> Result<ScopeSet, Rejection> {
         let token = bearer_token(headers).ok_or(Rejection::Missing)?;
         let mut grants = self.grants.lock().expect("token map lock");
-        let grant = *grants.get(token).ok_or(Rejection::Unknown)?;
-        if grant.expires <= Instant::now() {
+        let grant = grants.get_mut(token).ok_or(Rejection::Unknown)?;
+        if grant.expires <= Instant::now() || grant.uses_left == Some(0) {
             grants.remove(token);
             return Err(Rejection::Expired);
+        }
+        if let Some(left) = &mut grant.uses_left {
+            *left -= 1;
         }
         Ok(grant.scopes)
     }
@@ -269,15 +281,19 @@ mod tests {
     #[test]
     fn tokens_expire_and_stay_bounded() {
         let tokens = Tokens::default();
-        let live = tokens.issue(ScopeSet::all(), Duration::from_secs(60));
+        let live = tokens.issue(ScopeSet::all(), Duration::from_secs(60), None);
         assert!(live.len() >= 32);
         assert_eq!(tokens.check(&bearer(&live)), Ok(ScopeSet::all()));
-        let dead = tokens.issue(ScopeSet::all(), Duration::ZERO);
+        let dead = tokens.issue(ScopeSet::all(), Duration::ZERO, None);
         assert_eq!(tokens.check(&bearer(&dead)), Err(Rejection::Expired));
         assert_eq!(tokens.check(&bearer("nope")), Err(Rejection::Unknown));
         assert_eq!(tokens.check(&HeaderMap::new()), Err(Rejection::Missing));
+        let counted = tokens.issue(ScopeSet::all(), Duration::from_secs(60), Some(2));
+        assert_eq!(tokens.check(&bearer(&counted)), Ok(ScopeSet::all()));
+        assert_eq!(tokens.check(&bearer(&counted)), Ok(ScopeSet::all()));
+        assert_eq!(tokens.check(&bearer(&counted)), Err(Rejection::Expired));
         for _ in 0..MAX_TOKENS + 10 {
-            tokens.issue(ScopeSet::all(), Duration::from_secs(60));
+            tokens.issue(ScopeSet::all(), Duration::from_secs(60), None);
         }
         assert_eq!(tokens.len(), MAX_TOKENS);
     }
