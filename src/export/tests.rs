@@ -32,14 +32,45 @@ fn opts(format: Format, path: &Path) -> OutputOptions {
     }
 }
 
+/// Writes collection `c` as one page of `records` and finishes it.
+fn write(bundle: &mut Bundle, c: CollectionId, records: &str) -> CollectionOutput {
+    bundle.begin_collection(c).unwrap();
+    bundle.write_page(&page(c, 0, records)).unwrap();
+    bundle.finish_collection(c).unwrap()
+}
+
+/// A CSV bundle at `name` in `tmp` planning `planned`, and its path.
+fn csv_bundle(tmp: &Path, name: &str, planned: &[CollectionId]) -> (PathBuf, Bundle) {
+    let out = tmp.join(name);
+    let bundle = Bundle::create(&opts(Format::Csv, &out), planned).unwrap();
+    (out, bundle)
+}
+
+/// Asserts that manifest.csv at `out` lists each `(stem, mode)`.
+#[track_caller]
+fn assert_modes(out: &Path, modes: &[(&str, &str)]) {
+    let manifest = read(out.join("manifest.csv"));
+    for (stem, mode) in modes {
+        let row = format!("file.{stem},{mode}\r\n");
+        assert!(manifest.contains(&row), "{row:?} missing from {manifest}");
+    }
+}
+
+/// A CSV bundle of `data`, one page a collection, published in a fresh folder: the folder (kept
+/// alive), the bundle's path and the report.
+fn export_csv(data: &[(CollectionId, &str)]) -> (tempfile::TempDir, PathBuf, PublishReport) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let report = export(&opts(Format::Csv, &out), data);
+    (tmp, out, report)
+}
+
 /// Writes each collection as one page and publishes.
 fn export(o: &OutputOptions, data: &[(CollectionId, &str)]) -> PublishReport {
     let planned: Vec<CollectionId> = data.iter().map(|(c, _)| *c).collect();
     let mut bundle = Bundle::create(o, &planned).unwrap();
     for (c, records) in data {
-        bundle.begin_collection(*c).unwrap();
-        bundle.write_page(&page(*c, 0, records)).unwrap();
-        bundle.finish_collection(*c).unwrap();
+        write(&mut bundle, *c, records);
     }
     bundle.publish().unwrap()
 }
@@ -225,9 +256,7 @@ fn bulk_files_blank_status_and_drop_deleted_records() {
         {"sourcedId":"d","name":"D","type":"district"}"#;
     let planned = [Orgs];
     let mut bundle = Bundle::create(&opts(Format::Csv, &out), &planned).unwrap();
-    bundle.begin_collection(Orgs).unwrap();
-    bundle.write_page(&page(Orgs, 0, orgs)).unwrap();
-    let output = bundle.finish_collection(Orgs).unwrap();
+    let output = write(&mut bundle, Orgs, orgs);
     assert_eq!(
         (output.records, output.rows, output.dropped_deleted),
         (4, 2, 2)
@@ -257,43 +286,38 @@ fn passwords_are_written_only_when_asked_for() {
 
 #[test]
 fn every_file_maps_its_columns() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    export(
-        &opts(Format::Csv, &out),
-        &[
-            (Orgs, ORG),
-            (
-                AcademicSessions,
-                r#"{"sourcedId":"t1","title":"Fall","type":"term","startDate":"2024-08-20","endDate":"2024-12-20T00:00:00Z","parent":{"sourcedId":"y1"},"schoolYear":2025,"children":[{"sourcedId":"g1"}]}"#,
-            ),
-            (
-                Courses,
-                r#"{"sourcedId":"co1","title":"Algebra","schoolYear":{"sourcedId":"y1"},"courseCode":"ALG","grades":["09","10"],"org":{"sourcedId":"org-1"},"subjects":"Math","subjectCodes":["02052"]}"#,
-            ),
-            (
-                Enrollments,
-                r#"{"sourcedId":"e1","user":{"sourcedId":"u1"},"class":{"sourcedId":"c1"},"school":{"sourcedId":"org-1"},"role":"teacher","primary":"True","beginDate":"2024-08-20","endDate":null}"#,
-            ),
-            (
-                Demographics,
-                r#"{"sourcedId":"u1","birthdate":"2010-02-03","sex":"Female","americanIndianOrAlaskaNative":"false","asian":"t","blackOrAfricanAmerican":false,"white":"1","hispanicOrLatinoEthnicity":"","countryOfBirthCode":"US","stateOfBirthAbbreviation":"CA","cityOfBirth":"Fresno","publicSchoolResidenceStatus":"01652"}"#,
-            ),
-            (Categories, r#"{"sourcedId":"cat1","title":"Homework"}"#),
-            (
-                LineItems,
-                r#"{"sourcedId":"li1","title":"Quiz 1","description":"","assignDate":"2024-09-01T08:00:00.000Z","dueDate":"2024-09-08T23:59:59Z","class":{"sourcedId":"c1"},"category":{"sourcedId":"cat1"},"gradingPeriod":{"sourcedId":"g1"},"resultValueMin":"0","resultValueMax":100.0}"#,
-            ),
-            (
-                Results,
-                r#"{"sourcedId":"r1","lineItem":{"sourcedId":"li1"},"student":{"sourcedId":"u1"},"scoreStatus":"fully graded","score":"85.50","scoreDate":"2024-09-09T12:00:00Z","comment":"Well done"}"#,
-            ),
-            (
-                Resources,
-                r#"{"sourcedId":"res1","vendorResourceId":"v-1","title":"Book","role":"student","importance":"primary","vendorId":"ven","applicationId":"app"}"#,
-            ),
-        ],
-    );
+    let (_tmp, out, _report) = export_csv(&[
+        (Orgs, ORG),
+        (
+            AcademicSessions,
+            r#"{"sourcedId":"t1","title":"Fall","type":"term","startDate":"2024-08-20","endDate":"2024-12-20T00:00:00Z","parent":{"sourcedId":"y1"},"schoolYear":2025,"children":[{"sourcedId":"g1"}]}"#,
+        ),
+        (
+            Courses,
+            r#"{"sourcedId":"co1","title":"Algebra","schoolYear":{"sourcedId":"y1"},"courseCode":"ALG","grades":["09","10"],"org":{"sourcedId":"org-1"},"subjects":"Math","subjectCodes":["02052"]}"#,
+        ),
+        (
+            Enrollments,
+            r#"{"sourcedId":"e1","user":{"sourcedId":"u1"},"class":{"sourcedId":"c1"},"school":{"sourcedId":"org-1"},"role":"teacher","primary":"True","beginDate":"2024-08-20","endDate":null}"#,
+        ),
+        (
+            Demographics,
+            r#"{"sourcedId":"u1","birthdate":"2010-02-03","sex":"Female","americanIndianOrAlaskaNative":"false","asian":"t","blackOrAfricanAmerican":false,"white":"1","hispanicOrLatinoEthnicity":"","countryOfBirthCode":"US","stateOfBirthAbbreviation":"CA","cityOfBirth":"Fresno","publicSchoolResidenceStatus":"01652"}"#,
+        ),
+        (Categories, r#"{"sourcedId":"cat1","title":"Homework"}"#),
+        (
+            LineItems,
+            r#"{"sourcedId":"li1","title":"Quiz 1","description":"","assignDate":"2024-09-01T08:00:00.000Z","dueDate":"2024-09-08T23:59:59Z","class":{"sourcedId":"c1"},"category":{"sourcedId":"cat1"},"gradingPeriod":{"sourcedId":"g1"},"resultValueMin":"0","resultValueMax":100.0}"#,
+        ),
+        (
+            Results,
+            r#"{"sourcedId":"r1","lineItem":{"sourcedId":"li1"},"student":{"sourcedId":"u1"},"scoreStatus":"fully graded","score":"85.50","scoreDate":"2024-09-09T12:00:00Z","comment":"Well done"}"#,
+        ),
+        (
+            Resources,
+            r#"{"sourcedId":"res1","vendorResourceId":"v-1","title":"Book","role":"student","importance":"primary","vendorId":"ven","applicationId":"app"}"#,
+        ),
+    ]);
     let only = |file: &str| rows(&read(out.join(file)))[0].to_string();
     assert_eq!(
         only("academicSessions.csv"),
@@ -334,16 +358,11 @@ const RESOURCE: &str = r#"{"sourcedId":"r1","vendorResourceId":"v1"}"#;
 
 #[test]
 fn resource_associations_come_from_classes_and_courses() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    let report = export(
-        &opts(Format::Csv, &out),
-        &[
-            (Courses, COURSE_WITH_RESOURCES),
-            (Classes, CLASS_WITH_RESOURCES),
-            (Resources, RESOURCE),
-        ],
-    );
+    let (_tmp, out, report) = export_csv(&[
+        (Courses, COURSE_WITH_RESOURCES),
+        (Classes, CLASS_WITH_RESOURCES),
+        (Resources, RESOURCE),
+    ]);
     assert_eq!(
         read(out.join("classResources.csv")),
         "sourcedId,status,dateLastModified,title,classSourcedId,resourceSourcedId\r\n\
@@ -358,47 +377,39 @@ fn resource_associations_come_from_classes_and_courses() {
         name: "classResources.csv".into(),
         rows: 2
     }));
-    let manifest = read(out.join("manifest.csv"));
-    assert!(manifest.contains("file.classResources,bulk\r\n"));
-    assert!(manifest.contains("file.courseResources,bulk\r\n"));
+    assert_modes(
+        &out,
+        &[("classResources", "bulk"), ("courseResources", "bulk")],
+    );
 }
 
 #[test]
 fn associations_are_absent_without_finished_resources() {
     // Resources not planned: no association files at all.
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    export(&opts(Format::Csv, &out), &[(Classes, CLASS_WITH_RESOURCES)]);
+    let (tmp, out, _report) = export_csv(&[(Classes, CLASS_WITH_RESOURCES)]);
     assert_eq!(names(&out), ["classes.csv", "manifest.csv"]);
-    assert!(read(out.join("manifest.csv")).contains("file.classResources,absent\r\n"));
+    assert_modes(&out, &[("classResources", "absent")]);
 
     // Planned, but the resources collection was abandoned: its association goes too.
-    let out = tmp.path().join("c");
-    let mut bundle = Bundle::create(&opts(Format::Csv, &out), &[Classes, Resources]).unwrap();
-    bundle.begin_collection(Classes).unwrap();
-    bundle
-        .write_page(&page(Classes, 0, CLASS_WITH_RESOURCES))
-        .unwrap();
-    let classes = bundle.finish_collection(Classes).unwrap();
+    let (out, mut bundle) = csv_bundle(tmp.path(), "c", &[Classes, Resources]);
+    let classes = write(&mut bundle, Classes, CLASS_WITH_RESOURCES);
     assert_eq!(classes.files.len(), 2);
     bundle.begin_collection(Resources).unwrap();
     bundle.abandon_collection(Resources).unwrap();
     let report = bundle.publish().unwrap();
     assert_eq!(names(&out), ["classes.csv", "manifest.csv"]);
     assert!(report.absent.contains(&CsvFile::ClassResources));
-    let manifest = read(out.join("manifest.csv"));
-    assert!(manifest.contains("file.classResources,absent\r\n"));
-    assert!(manifest.contains("file.resources,absent\r\n"));
+    assert_modes(
+        &out,
+        &[("classResources", "absent"), ("resources", "absent")],
+    );
 }
 
 #[test]
 fn an_abandoned_collection_is_absent_and_leaves_no_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    let mut bundle = Bundle::create(&opts(Format::Csv, &out), &[Orgs, Users]).unwrap();
-    bundle.begin_collection(Orgs).unwrap();
-    bundle.write_page(&page(Orgs, 0, ORG)).unwrap();
-    bundle.finish_collection(Orgs).unwrap();
+    let (out, mut bundle) = csv_bundle(tmp.path(), "b", &[Orgs, Users]);
+    write(&mut bundle, Orgs, ORG);
     bundle.begin_collection(Users).unwrap();
     bundle
         .write_page(&page(Users, 0, r#"{"sourcedId":"u1","givenName":"A"}"#))
@@ -413,8 +424,7 @@ fn an_abandoned_collection_is_absent_and_leaves_no_file() {
 #[test]
 fn a_bad_record_is_an_error_naming_collection_record_and_field() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    let mut bundle = Bundle::create(&opts(Format::Csv, &out), &[Users]).unwrap();
+    let (out, mut bundle) = csv_bundle(tmp.path(), "b", &[Users]);
     bundle.begin_collection(Users).unwrap();
     let records =
         r#"{"sourcedId":"u1","givenName":"A"},{"sourcedId":"u2","givenName":{"first":"B"}}"#;
@@ -494,15 +504,10 @@ fn zips_are_byte_identical_across_runs() {
 
 #[test]
 fn publishing_replaces_a_previous_bundle_whole() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    export(
-        &opts(Format::Csv, &out),
-        &[
-            (Orgs, ORG),
-            (Users, r#"{"sourcedId":"old","givenName":"Old"}"#),
-        ],
-    );
+    let (tmp, out, _report) = export_csv(&[
+        (Orgs, ORG),
+        (Users, r#"{"sourcedId":"old","givenName":"Old"}"#),
+    ]);
     export(
         &opts(Format::Csv, &out),
         &[(Users, r#"{"sourcedId":"new","givenName":"New"}"#)],
@@ -533,9 +538,7 @@ fn publishing_replaces_a_previous_bundle_whole() {
 
 #[test]
 fn the_fallback_swap_replaces_the_folder_too() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    export(&opts(Format::Csv, &out), &[(Orgs, ORG)]);
+    let (_tmp, out, _report) = export_csv(&[(Orgs, ORG)]);
     let target = super::staging::Target::resolve(&out, Format::Csv).unwrap();
     let staged = target.staging_dir().unwrap().keep();
     fs::write(staged.join("manifest.csv"), "new").unwrap();
@@ -568,11 +571,7 @@ fn dropping_before_publish_leaves_the_previous_bundle_untouched() {
         };
         let before = snapshot(&out);
         let mut bundle = Bundle::create(&opts(format, &out), &[Orgs, Users]).unwrap();
-        bundle.begin_collection(Orgs).unwrap();
-        bundle
-            .write_page(&page(Orgs, 0, r#"{"sourcedId":"other","name":"Other"}"#))
-            .unwrap();
-        bundle.finish_collection(Orgs).unwrap();
+        write(&mut bundle, Orgs, r#"{"sourcedId":"other","name":"Other"}"#);
         bundle.begin_collection(Users).unwrap();
         drop(bundle);
         assert_eq!(snapshot(&out), before, "{name}");
@@ -718,9 +717,7 @@ fn an_abandoned_ndjson_collection_is_cut_from_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("n.ndjson");
     let mut bundle = Bundle::create(&opts(Format::Ndjson, &out), &[Orgs, Users]).unwrap();
-    bundle.begin_collection(Orgs).unwrap();
-    bundle.write_page(&page(Orgs, 0, ORG)).unwrap();
-    bundle.finish_collection(Orgs).unwrap();
+    write(&mut bundle, Orgs, ORG);
     bundle.begin_collection(Users).unwrap();
     bundle
         .write_page(&page(Users, 0, r#"{"sourcedId":"u1"}"#))
@@ -755,8 +752,7 @@ fn csv_and_json_cannot_go_to_stdout() {
 #[test]
 fn calls_out_of_order_are_errors_not_panics() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("b");
-    let mut bundle = Bundle::create(&opts(Format::Csv, &out), &[Orgs, Users]).unwrap();
+    let (out, mut bundle) = csv_bundle(tmp.path(), "b", &[Orgs, Users]);
     assert!(matches!(
         bundle.write_page(&page(Orgs, 0, ORG)),
         Err(ExportError::Sequence { .. })

@@ -14,20 +14,17 @@ fn a_token_that_expires_mid_run_is_replaced() {
     });
     let dir = workdir();
     let out = dir.path().join("b.zip");
-    server
-        .export()
-        .args([
+    server.export_ok(
+        &[
             "--scope",
             "roster.readonly",
             "--page-size",
             "2",
             "--concurrency",
             "2",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+        ],
+        &out,
+    );
     let stats = server.stats();
     assert!(
         stats.tokens_issued >= 2 && stats.unauthorized >= 1,

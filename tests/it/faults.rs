@@ -83,46 +83,22 @@ fn a_fifth_of_pages_failing_still_gives_the_clean_bundle() {
 
 #[test]
 fn a_server_that_always_fails_exits_4_and_keeps_the_previous_bundle() {
-    let dir = workdir();
-    let out = dir.path().join("district.zip");
-    let before = previous_bundle(&out);
-
-    let broken = Server::start(SandboxOptions {
+    let (broken, before) = Scenario::over_previous(SandboxOptions {
         faults: Some(Faults {
             kinds: vec![Fault::Status500],
             ..Faults::all(1.0, 1)
         }),
         ..Default::default()
     });
-    let ran = run_to(
-        broken
-            .export()
-            .args(["--scope", "roster.readonly", "--max-attempts", "2"]),
-        &out,
-    );
-    let stderr = &ran.stderr;
-    assert_eq!(ran.code, Some(4), "{stderr}");
-    assert!(
-        stderr.contains("orgs (GET http://127.0.0.1:"),
-        "names the collection and URL: {stderr}"
-    );
-    assert!(
-        stderr.contains("offset 0") && stderr.contains("HTTP 500"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("injected fault"),
-        "carries the server's description: {stderr}"
-    );
-    assert_eq!(
-        std::fs::read(&out).unwrap(),
-        before,
-        "the previous bundle is untouched"
-    );
-    assert_eq!(
-        leftovers(dir.path(), &["district.zip", ".district.zip.lock"]),
-        Vec::<std::path::PathBuf>::new()
-    );
+    broken
+        .export(&["--scope", "roster.readonly", "--max-attempts", "2"])
+        .exits(4)
+        // The collection and URL, the offset, the status and the server's own description.
+        .says("orgs (GET http://127.0.0.1:")
+        .says("offset 0")
+        .says("HTTP 500")
+        .says("injected fault");
+    broken.untouched(&before);
 }
 
 #[test]

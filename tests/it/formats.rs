@@ -70,13 +70,7 @@ fn json_writes_one_file_per_collection() {
     let server = Server::fixture();
     let dir = workdir();
     let out = dir.path().join("json-bundle");
-    server
-        .export()
-        .args(["--scope", "roster.readonly", "--format", "json"])
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    server.export_ok(&["--scope", "roster.readonly", "--format", "json"], &out);
     let files = bundle_files(&out);
     assert_eq!(
         files.keys().cloned().collect::<Vec<_>>(),
@@ -101,20 +95,17 @@ fn ndjson_to_a_file_is_published_whole() {
     let server = Server::fixture();
     let dir = workdir();
     let out = dir.path().join("roster.ndjson");
-    server
-        .export()
-        .args([
+    server.export_ok(
+        &[
             "--scope",
             "roster-core.readonly",
             "--format",
             "ndjson",
             "--only",
             "users",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+        ],
+        &out,
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), fixture("users").len());
     assert!(

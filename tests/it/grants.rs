@@ -3,7 +3,7 @@
 //! OIDC discovery, bearer tokens from `roster-export token`, client authentication in the body,
 //! scopes sent as written, and secret API headers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use roster_sandbox::SandboxOptions;
@@ -25,6 +25,17 @@ fn refresh_args(store: &Path) -> Vec<String> {
 }
 
 /// The refresh token in a store file, checking the file is whole and private.
+/// An export with the refresh-token grant whose store is created from [`SEED`].
+fn seeded(server: &Server, store: &Path, out: &Path) -> Ran {
+    run_to(
+        server
+            .export()
+            .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
+            .args(refresh_args(store)),
+        out,
+    )
+}
+
 fn stored_token(store: &Path) -> String {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(store).unwrap().permissions().mode();
@@ -48,14 +59,8 @@ fn refresh_tokens_rotate_and_the_new_one_is_kept_across_runs() {
     let server = Server::fixture();
     let dir = workdir();
     let store = dir.path().join("state/store.json");
-    let first = run_to(
-        server
-            .export()
-            .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
-            .args(refresh_args(&store)),
-        &dir.path().join("a.zip"),
-    );
-    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let first = seeded(&server, &store, &dir.path().join("a.zip"));
+    first.exits(0);
     let t1 = stored_token(&store);
     assert_ne!(
         t1, SEED,
@@ -67,7 +72,7 @@ fn refresh_tokens_rotate_and_the_new_one_is_kept_across_runs() {
         server.export().args(refresh_args(&store)),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    second.exits(0);
     let t2 = stored_token(&store);
     assert_ne!(t2, t1);
     assert_not_printed(&first, &[SEED, &t1]);
@@ -83,14 +88,8 @@ fn refresh_tokens_rotate_and_the_new_one_is_kept_across_runs() {
 
     // The retired seed is refused; the message says what to do, and the store is left whole.
     let stale = dir.path().join("stale.json");
-    let refused = run_to(
-        server
-            .export()
-            .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
-            .args(refresh_args(&stale)),
-        &dir.path().join("c.zip"),
-    );
-    assert_eq!(refused.code, Some(3), "{}", refused.stderr);
+    let refused = seeded(&server, &stale, &dir.path().join("c.zip"));
+    refused.exits(3);
     assert!(
         refused.stderr.contains("stale.json") && refused.stderr.contains("Authorize the app again"),
         "{}",
@@ -114,7 +113,7 @@ fn preserved_refresh_tokens_stay_until_rotated_on_demand() {
             .args(&args),
         &dir.path().join("a.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert_eq!(stored_token(&store), SEED);
     assert_eq!(server.stats().refresh_rotations, 0);
 
@@ -133,7 +132,7 @@ fn preserved_refresh_tokens_stay_until_rotated_on_demand() {
     assert_eq!(server.stats().refresh_rotations, 1);
 
     let ran = run_to(server.export().args(&args), &dir.path().join("b.zip"));
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert_eq!(stored_token(&store), rotated);
 
     let wrong = server
@@ -161,7 +160,7 @@ fn an_old_refresh_token_draws_a_warning() {
     let mut args = refresh_args(&store);
     args.push("--preserve-refresh-token".into());
     let ran = run_to(server.export().args(&args), &dir.path().join("a.zip"));
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert!(
         ran.stderr.contains("340 days old") && ran.stderr.contains("auth rotate"),
         "{}",
@@ -174,26 +173,34 @@ fn an_old_refresh_token_draws_a_warning() {
             .args(["--refresh-token-warn-days", "400"]),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert!(!ran.stderr.contains("days old"), "{}", ran.stderr);
 }
 
-/// Starts an export of `orgs` with the refresh-token grant, waits until `ready` says the moment
-/// has come, and kills it with SIGKILL.
-fn kill_when(server: &Server, store: &Path, out: &Path, ready: impl Fn(&Server) -> bool) {
+/// Starts a sandbox with `options` and an export of `orgs` against it with the refresh-token
+/// grant, waits until `ready` says the moment has come, and kills the export with SIGKILL.
+/// Returns the sandbox, the test's folder and the token store.
+fn kill_when(
+    options: SandboxOptions,
+    ready: impl Fn(&Server) -> bool,
+) -> (Server, tempfile::TempDir, PathBuf) {
+    let server = Server::start(options);
+    let dir = workdir();
+    let store = dir.path().join("store.json");
+    let out = dir.path().join("a.zip");
     let mut child = server
         .export_std()
         .env("ROSTER_EXPORT_REFRESH_TOKEN", SEED)
         .args(["--only", "orgs", "--quiet"])
-        .args(refresh_args(store))
+        .args(refresh_args(&store))
         .arg("--out")
-        .arg(out)
+        .arg(&out)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready(server) {
+    while !ready(&server) {
         assert!(
             Instant::now() < deadline,
             "the moment never came: {:?}",
@@ -207,20 +214,17 @@ fn kill_when(server: &Server, store: &Path, out: &Path, ready: impl Fn(&Server) 
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    (server, dir, store)
 }
 
 #[test]
 fn a_run_killed_after_saving_a_rotated_token_loses_nothing() {
     // Slow pages: the run is killed while its first page is in flight, after the token was saved.
-    let server = Server::start(SandboxOptions {
+    let options = SandboxOptions {
         latency: Some(Duration::from_secs(3)),
         ..Default::default()
-    });
-    let dir = workdir();
-    let store = dir.path().join("store.json");
-    kill_when(&server, &store, &dir.path().join("a.zip"), |s| {
-        s.stats().api_requests >= 1
-    });
+    };
+    let (server, dir, store) = kill_when(options, |s| s.stats().api_requests >= 1);
     let saved = stored_token(&store);
     assert_ne!(
         saved, SEED,
@@ -235,7 +239,7 @@ fn a_run_killed_after_saving_a_rotated_token_loses_nothing() {
             .args(["--only", "orgs"]),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert_ne!(stored_token(&store), saved);
     let temporary: Vec<_> = leftovers(dir.path(), &[])
         .into_iter()
@@ -247,15 +251,11 @@ fn a_run_killed_after_saving_a_rotated_token_loses_nothing() {
 #[test]
 fn a_run_killed_before_saving_a_rotated_token_leaves_the_store_whole_and_says_why_next_time() {
     // The host retires the old token, then takes 3 s to answer: the run dies in between.
-    let server = Server::start(SandboxOptions {
+    let options = SandboxOptions {
         refresh_reply_delay: Some(Duration::from_secs(3)),
         ..Default::default()
-    });
-    let dir = workdir();
-    let store = dir.path().join("store.json");
-    kill_when(&server, &store, &dir.path().join("a.zip"), |s| {
-        s.stats().refresh_rotations >= 1
-    });
+    };
+    let (server, dir, store) = kill_when(options, |s| s.stats().refresh_rotations >= 1);
     assert_eq!(
         stored_token(&store),
         SEED,
@@ -266,7 +266,7 @@ fn a_run_killed_before_saving_a_rotated_token_leaves_the_store_whole_and_says_wh
         server.export().args(refresh_args(&store)),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
+    ran.exits(3);
     assert!(
         ran.stderr
             .contains("replaced by a run that stopped before saving")
@@ -295,7 +295,7 @@ fn the_password_grant_discovers_the_token_url_and_refreshes_mid_run() {
         cmd
     };
     let ran = run_to(&mut login("demo-password"), &dir.path().join("a.zip"));
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     let stats = server.stats();
     assert_eq!(stats.grants.get("password"), Some(&1), "{stats:?}");
     assert!(
@@ -308,8 +308,8 @@ fn the_password_grant_discovers_the_token_url_and_refreshes_mid_run() {
     assert_eq!(users.rows.len(), fixture_active("users").len());
 
     let ran = run_to(&mut login("wrong-password"), &dir.path().join("b.zip"));
-    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
-    assert!(ran.stderr.contains("invalid_grant"), "{}", ran.stderr);
+    ran.exits(3);
+    ran.says("invalid_grant");
     assert!(!ran.stderr.contains("wrong-password"));
 }
 
@@ -348,7 +348,7 @@ fn the_token_command_prints_a_bearer_token_that_the_bearer_mode_uses() {
         cmd
     };
     let ran = run_to(&mut bearer(&token), &dir.path().join("a.zip"));
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert!(!ran.stderr.contains(&token));
     assert_eq!(
         server.stats().tokens_issued,
@@ -358,8 +358,8 @@ fn the_token_command_prints_a_bearer_token_that_the_bearer_mode_uses() {
 
     // Once it has expired, the run says so instead of retrying forever.
     let ran = run_to(&mut bearer(&token), &dir.path().join("b.zip"));
-    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
-    assert!(ran.stderr.contains("may have expired"), "{}", ran.stderr);
+    ran.exits(3);
+    ran.says("may have expired");
 }
 
 #[test]
@@ -374,8 +374,8 @@ fn client_credentials_can_travel_in_the_body_and_scopes_as_written() {
         server.export().args(["--scope", "roster.readonly"]),
         &dir.path().join("a.zip"),
     );
-    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
-    assert!(ran.stderr.contains("--scope-as-written"), "{}", ran.stderr);
+    ran.exits(3);
+    ran.says("--scope-as-written");
 
     let ran = run_to(
         server.export().args([
@@ -387,7 +387,7 @@ fn client_credentials_can_travel_in_the_body_and_scopes_as_written() {
         ]),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     let stats = server.stats();
     // The refused first run authenticated by Basic, the second in the body.
     assert_eq!(stats.client_auth.get("basic"), Some(&1), "{stats:?}");
@@ -414,12 +414,8 @@ fn a_provider_preset_asks_for_its_header_and_the_secret_value_reaches_the_api_on
         cmd
     };
     let ran = run_to(&mut sky(), &dir.path().join("a.zip"));
-    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("Bb-Api-Subscription-Key"),
-        "{}",
-        ran.stderr
-    );
+    ran.exits(2);
+    ran.says("Bb-Api-Subscription-Key");
     assert_eq!(server.stats().tokens_issued, 0);
 
     let ran = run_to(
@@ -429,15 +425,15 @@ fn a_provider_preset_asks_for_its_header_and_the_secret_value_reaches_the_api_on
         ),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert!(!ran.stderr.contains("bb-sub-key-4711"));
 
     let ran = run_to(
         sky().env("ROSTER_EXPORT_HEADERS", "Bb-Api-Subscription-Key: wrong"),
         &dir.path().join("c.zip"),
     );
-    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
-    assert!(ran.stderr.contains("subscription key"), "{}", ran.stderr);
+    ran.exits(3);
+    ran.says("subscription key");
 }
 
 #[test]
@@ -456,7 +452,7 @@ fn a_refresh_token_run_outlives_its_access_tokens_and_saves_each_rotation() {
             .args(["--page-size", "2", "--concurrency", "2"]),
         &dir.path().join("a.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     let stats = server.stats();
     assert!(stats.refresh_rotations >= 2, "{stats:?}");
     // The last rotation is the one on disk: a later run can use it.
@@ -467,7 +463,7 @@ fn a_refresh_token_run_outlives_its_access_tokens_and_saves_each_rotation() {
             .args(["--only", "orgs"]),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
 }
 
 #[test]
@@ -479,7 +475,7 @@ fn oauth1_signed_runs_give_the_same_bundle_and_a_wrong_secret_is_refused() {
         server.export().args(["--scope", "roster.readonly"]),
         &reference,
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     let tokens_before = server.stats().tokens_issued;
     for method in ["hmac-sha256", "hmac-sha1"] {
         let out = dir.path().join(format!("{method}.zip"));
@@ -518,12 +514,8 @@ fn oauth1_signed_runs_give_the_same_bundle_and_a_wrong_secret_is_refused() {
             .args(["--auth", "oauth1", "--scope", "roster.readonly"]),
         &dir.path().join("wrong.zip"),
     );
-    assert_eq!(ran.code, Some(3), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("signed request was refused"),
-        "{}",
-        ran.stderr
-    );
+    ran.exits(3);
+    ran.says("signed request was refused");
     assert!(!dir.path().join("wrong.zip").exists());
 }
 

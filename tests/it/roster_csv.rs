@@ -213,13 +213,7 @@ fn each_scope_exports_its_own_files_to_a_folder() {
     for (scope, expected) in cases {
         let dir = workdir();
         let out = dir.path().join("bundle");
-        server
-            .export()
-            .args(["--scope", scope])
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
+        server.export_ok(&["--scope", scope], &out);
         let files = bundle_files(&out);
         let manifest = manifest(&files);
         for file in CsvFile::ALL {

@@ -11,20 +11,17 @@ fn the_same_data_gives_a_byte_identical_bundle() {
     let dir = workdir();
     let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
     for out in [&a, &b] {
-        server
-            .export()
-            .args([
+        server.export_ok(
+            &[
                 "--scope",
                 "roster.readonly",
                 "--concurrency",
                 "3",
                 "--page-size",
                 "4",
-            ])
-            .arg("--out")
-            .arg(out)
-            .assert()
-            .success();
+            ],
+            out,
+        );
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
@@ -35,13 +32,7 @@ fn a_failed_run_leaves_the_previous_bundle_untouched() {
     let dir = workdir();
     for target in ["bundle.zip", "bundle-folder"] {
         let out = dir.path().join(target);
-        server
-            .export()
-            .args(["--scope", "roster.readonly"])
-            .arg("--out")
-            .arg(&out)
-            .assert()
-            .success();
+        server.export_ok(&["--scope", "roster.readonly"], &out);
         let before = bundle_files(&out);
         // The server is fine but the credentials are not: exit 3, nothing replaced.
         server
@@ -90,13 +81,7 @@ fn files_are_readable_by_the_owner_only() {
     let zip = dir.path().join("b.zip");
     let folder = dir.path().join("b");
     for out in [&zip, &folder] {
-        server
-            .export()
-            .args(["--scope", "roster.readonly"])
-            .arg("--out")
-            .arg(out)
-            .assert()
-            .success();
+        server.export_ok(&["--scope", "roster.readonly"], out);
     }
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&zip), 0o600);
@@ -109,36 +94,23 @@ fn files_are_readable_by_the_owner_only() {
 #[test]
 fn the_shrink_guard_refuses_to_replace_a_much_larger_bundle() {
     use roster_sandbox::{District, SandboxOptions};
-    let dir = workdir();
-    let out = dir.path().join("district.zip");
-    let before = previous_bundle(&out);
-    let users_before = Table::parse(&bundle_files(&out)["users.csv"]).rows.len();
-
     // The same district, but the host now serves a handful of users.
-    let tiny = Server::start(SandboxOptions {
+    let (tiny, before) = Scenario::over_previous(SandboxOptions {
         district: District::Synthetic { users: 2, seed: 1 },
         ..Default::default()
     });
-    let ran = run_to(tiny.export().args(["--scope", "roster.readonly"]), &out);
-    let stderr = &ran.stderr;
-    assert_eq!(ran.code, Some(4), "{stderr}");
-    assert!(
-        stderr.contains("would fall from") && stderr.contains("--max-shrink"),
-        "{stderr}"
-    );
+    let users_before = Table::parse(&bundle_files(&tiny.out)["users.csv"])
+        .rows
+        .len();
     assert!(users_before > 2);
-    assert_eq!(
-        std::fs::read(&out).unwrap(),
-        before,
-        "the previous bundle is kept"
-    );
+    tiny.export(&["--scope", "roster.readonly"])
+        .exits(4)
+        .says("would fall from")
+        .says("--max-shrink");
+    tiny.untouched(&before);
 
     // Told the drop is real, it publishes.
-    tiny.export()
-        .args(["--scope", "roster.readonly", "--max-shrink", "off"])
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
-    assert_ne!(std::fs::read(&out).unwrap(), before);
+    tiny.export(&["--scope", "roster.readonly", "--max-shrink", "off"])
+        .exits(0);
+    assert_ne!(std::fs::read(&tiny.out).unwrap(), before);
 }

@@ -10,36 +10,28 @@ use crate::support::*;
 #[test]
 fn a_link_to_another_origin_is_refused_and_gets_no_request() {
     let other = Server::start_at(SandboxOptions::default(), "127.0.0.2:0");
-    let server = Server::start(SandboxOptions {
+    let s = Scenario::new(SandboxOptions {
         total_count: false,
         link_origin: Some(format!("http://{}", other.addr())),
         ..Default::default()
     });
-    let dir = workdir();
-    let out = dir.path().join("b.zip");
-    let ran = run_to(
-        server.export().args([
-            "--scope",
-            "roster.readonly",
-            "--only",
-            "users",
-            "--page-size",
-            "5",
-        ]),
-        &out,
-    );
-    let stderr = &ran.stderr;
-    assert_eq!(ran.code, Some(4), "{stderr}");
-    assert!(
-        stderr.contains("refusing to send credentials to http://127.0.0.2:"),
-        "{stderr}"
-    );
+    let args = [
+        "--scope",
+        "roster.readonly",
+        "--only",
+        "users",
+        "--page-size",
+        "5",
+    ];
+    s.export(&args)
+        .exits(4)
+        .says("refusing to send credentials to http://127.0.0.2:");
     assert_eq!(
         other.stats().api_requests,
         0,
         "the other origin never heard from us"
     );
-    assert!(!out.exists());
+    assert!(!s.out.exists());
 }
 
 #[test]

@@ -79,6 +79,16 @@ impl Server {
         cmd
     }
 
+    /// Exports with `args` to `out` and asserts it succeeded.
+    pub fn export_ok(&self, args: &[&str], out: &Path) {
+        self.export()
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
+    }
+
     /// The same as a plain process, for tests that signal it while it runs.
     pub fn export_std(&self) -> std::process::Command {
         self.connect(bin_std())
@@ -143,14 +153,7 @@ fn bin_for_std(subcommand: &[&str]) -> std::process::Command {
 /// Publishes the fixture district's roster bundle at `out` (a zip) and returns its bytes: the
 /// "previous" output that a failing run must leave alone.
 pub fn previous_bundle(out: &Path) -> Vec<u8> {
-    let server = Server::fixture();
-    server
-        .export()
-        .args(["--scope", "roster.readonly"])
-        .arg("--out")
-        .arg(out)
-        .assert()
-        .success();
+    Server::fixture().export_ok(&["--scope", "roster.readonly"], out);
     std::fs::read(out).unwrap()
 }
 
@@ -281,6 +284,74 @@ pub struct Ran {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Ran {
+    /// Asserts the exit code, showing stderr when it is another.
+    #[track_caller]
+    pub fn exits(&self, code: i32) -> &Ran {
+        assert_eq!(self.code, Some(code), "{}", self.stderr);
+        self
+    }
+
+    /// Asserts that stderr says `text`.
+    #[track_caller]
+    pub fn says(&self, text: &str) -> &Ran {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// One test's set-up: a sandbox, a fresh folder, and the output path in it.
+pub struct Scenario {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+    pub out: PathBuf,
+}
+
+impl Scenario {
+    /// A sandbox started with `options`; the output is `b.zip` in a fresh folder.
+    pub fn new(options: SandboxOptions) -> Scenario {
+        let dir = workdir();
+        let out = dir.path().join("b.zip");
+        Scenario {
+            server: Server::start(options),
+            dir,
+            out,
+        }
+    }
+
+    /// The same, over an earlier bundle of the fixture district at the output: its bytes, which
+    /// a failing run must leave alone.
+    pub fn over_previous(options: SandboxOptions) -> (Scenario, Vec<u8>) {
+        let scenario = Scenario::new(options);
+        let before = previous_bundle(&scenario.out);
+        (scenario, before)
+    }
+
+    /// Exports with `args` to the output.
+    pub fn export(&self, args: &[&str]) -> Ran {
+        run_to(self.server.export().args(args), &self.out)
+    }
+
+    /// Asserts the previous bundle is exactly as it was and nothing was left beside it.
+    #[track_caller]
+    pub fn untouched(&self, before: &[u8]) {
+        assert_eq!(
+            std::fs::read(&self.out).unwrap(),
+            before,
+            "the previous bundle is untouched"
+        );
+        assert_eq!(
+            leftovers(self.dir.path(), &["b.zip", ".b.zip.lock"]),
+            Vec::<PathBuf>::new(),
+            "nothing is left beside it"
+        );
+    }
 }
 
 /// Runs `cmd` writing to `out`, and collects what it printed, which must never carry a secret.

@@ -56,6 +56,17 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Exports the roster to `out`, trusting the authority in `ca`.
+fn export_trusting(server: &Server, ca: &Path, out: &Path) -> Ran {
+    run_to(
+        server
+            .export()
+            .args(["--scope", "roster.readonly", "--ca-cert"])
+            .arg(ca),
+        out,
+    )
+}
+
 #[test]
 fn an_export_over_tls_with_ca_cert_gives_the_plain_http_bundle() {
     let pki = pki();
@@ -68,7 +79,7 @@ fn an_export_over_tls_with_ca_cert_gives_the_plain_http_bundle() {
         plain.export().args(["--scope", "roster.readonly"]),
         &plain_out,
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
 
     let server = tls_server(&pki);
     assert!(
@@ -84,14 +95,7 @@ fn an_export_over_tls_with_ca_cert_gives_the_plain_http_bundle() {
     // A client that connects and never says hello must not hold up the others.
     let _silent = std::net::TcpStream::connect(server.addr()).unwrap();
     let out = dir.path().join("tls.zip");
-    let ran = run_to(
-        server
-            .export()
-            .args(["--scope", "roster.readonly", "--ca-cert"])
-            .arg(&ca),
-        &out,
-    );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    export_trusting(&server, &ca, &out).exits(0);
     assert_eq!(bundle_files(&out), bundle_files(&plain_out));
     let stats = server.stats();
     assert_eq!(stats.tokens_issued, 1);
@@ -138,16 +142,9 @@ fn a_ca_cert_file_that_is_missing_or_holds_no_certificate_exits_2_before_any_req
     ];
     for (ca, expected) in cases {
         let out = dir.path().join("b.zip");
-        let ran = run_to(
-            server
-                .export()
-                .args(["--scope", "roster.readonly", "--ca-cert"])
-                .arg(&ca),
-            &out,
-        );
+        let ran = export_trusting(&server, &ca, &out);
         let stderr = &ran.stderr;
-        assert_eq!(ran.code, Some(2), "{stderr}");
-        assert!(stderr.contains(expected), "{stderr}");
+        ran.exits(2).says(expected);
         assert_eq!(server.stats(), SandboxStats::default(), "{stderr}");
     }
 }
@@ -215,7 +212,7 @@ fn the_sandbox_command_serves_https_with_tls_cert_and_tls_key() {
             .arg(&ca),
         &out,
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     assert_eq!(manifest(&bundle_files(&out))["file.users"], "bulk");
 }
 
@@ -236,7 +233,7 @@ fn oauth1_signs_https_urls_the_server_accepts() {
         ]),
         &dir.path().join("b.zip"),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    ran.exits(0);
     let stats = server.stats();
     assert!(
         stats.oauth1_requests > 0 && stats.unauthorized == 0,
