@@ -161,7 +161,7 @@ pub async fn token(args: TokenArgs, rotate: bool) -> u8 {
 }
 
 async fn token_work(connection: Connection, rotate: bool) -> Result<(), Error> {
-    let transport = Transport::new(connection.http)?;
+    let transport = Transport::standalone(connection.http)?;
     let credentials = Authorizer::new(connection.credentials, transport);
     if rotate {
         let Some(rotation) = credentials.rotate().await? else {

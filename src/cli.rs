@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use crate::auth::{AuthKind, ClientAuth, RefreshTokenGrant, SignatureMethod};
 use crate::env_vars as env;
 use crate::export::{Format, ShrinkLimit};
-use crate::http::{HttpSettings, RetryPolicy};
+use crate::http::{HttpSettings, Limit, PaceSettings, RetryPolicy};
 use crate::logging::LogFormat;
 use crate::pager::PagerSettings;
 use crate::settings::{
@@ -263,10 +263,13 @@ pub struct ConnectionArgs {
 /// Pacing, retries and trust: shared by every command that talks to a host.
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
-    /// Requests per second across the run, token requests included.
-    #[arg(long, value_name = "R", env = env::RATE, help_heading = "Network")]
-    pub rate: Option<f64>,
-    /// Requests the rate limiter lets through at once after a pause.
+    /// Requests per second to each host, token requests included. `auto` starts modestly, grows
+    /// while the host answers cleanly, follows a limit the host announces (RateLimit,
+    /// X-RateLimit-*) and settles just under one it enforces with 429s; a number is a ceiling it
+    /// starts at and never exceeds.
+    #[arg(long, value_name = "auto|R", env = env::RATE, value_parser = parse_limit::<f64>, help_heading = "Network")]
+    pub rate: Option<Limit<f64>>,
+    /// Requests a fixed --rate lets through at once after a pause.
     #[arg(long, value_name = "N", env = env::BURST, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
     pub burst: Option<u32>,
     /// Tries per request before giving up (429 and 5xx are retried with backoff).
@@ -340,9 +343,11 @@ pub struct ExportArgs {
     /// Records asked for per request; hosts may send fewer, and the pager copes.
     #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
     pub page_size: Option<u64>,
-    /// Requests in flight at once.
-    #[arg(long, value_name = "N", env = env::CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=256), help_heading = "Network")]
-    pub concurrency: Option<u32>,
+    /// Requests in flight to each host at once. `auto` starts at 4 and grows (up to 32) while
+    /// latency stays flat, holds when it climbs, and shrinks on 429/503; a number (1 to 256) is a
+    /// ceiling it starts at.
+    #[arg(long, value_name = "auto|N", env = env::CONCURRENCY, value_parser = parse_limit::<usize>, help_heading = "Network")]
+    pub concurrency: Option<Limit<usize>>,
     #[command(flatten)]
     pub network: NetworkArgs,
 
@@ -351,6 +356,12 @@ pub struct ExportArgs {
 }
 
 fn parse_max_shrink(text: &str) -> Result<ShrinkLimit, String> {
+    text.parse()
+}
+
+fn parse_limit<T: std::str::FromStr + Clone + Send + Sync + 'static>(
+    text: &str,
+) -> Result<Limit<T>, String> {
     text.parse()
 }
 
@@ -365,6 +376,7 @@ pub fn command() -> clap::Command {
     let http = HttpSettings::default();
     let retry = RetryPolicy::default();
     let pager = PagerSettings::default();
+    let pace = PaceSettings::default();
     let defaults = [
         ("auth", AuthKind::ClientCredentials.to_string()),
         ("client_auth", ClientAuth::default().to_string()),
@@ -373,8 +385,8 @@ pub fn command() -> clap::Command {
             "refresh_token_warn_days",
             RefreshTokenGrant::DEFAULT_WARN_DAYS.to_string(),
         ),
-        ("rate", http.rate.to_string()),
-        ("burst", http.burst.to_string()),
+        ("rate", pace.rate.to_string()),
+        ("burst", pace.burst.to_string()),
         ("max_attempts", retry.max_attempts.to_string()),
         ("backoff_max", retry.max_delay.as_secs().to_string()),
         (
@@ -383,7 +395,7 @@ pub fn command() -> clap::Command {
         ),
         ("timeout", http.request_timeout.as_secs().to_string()),
         ("page_size", pager.page_size.to_string()),
-        ("concurrency", pager.concurrency.to_string()),
+        ("concurrency", pace.concurrency.to_string()),
         ("format", Format::default().to_string()),
         ("max_shrink", ShrinkLimit::default().to_string()),
     ];
@@ -554,7 +566,7 @@ mod tests {
         let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
         for shown in [
             "[default: 5000]",
-            "[default: 10]",
+            "[default: auto]",
             "[default: 50]",
             "[default: basic]",
         ] {
@@ -596,7 +608,11 @@ mod tests {
             c.base_url.as_ref().unwrap().as_str(),
             "https://api.sky.blackbaud.com/afe-rostr/ims/oneroster/v1p1/"
         );
-        assert_eq!(c.http.rate, 5.0, "Blackbaud's documented rate");
+        assert_eq!(
+            c.http.pace.rate,
+            Limit::Max(5.0),
+            "Blackbaud's documented rate"
+        );
         match &c.credentials {
             Credentials::Token(Grant::ClientCredentials(cc)) => {
                 assert_eq!(cc.endpoint.url.as_str(), "https://auth.example/t");

@@ -1,6 +1,5 @@
-//! The one HTTP client of a run: reqwest behind a governor limiter, a shared 429 cooldown, retries
-//! with backoff that honour `Retry-After`, a cap on body size, and the same-origin rule for
-//! credentials.
+//! The one HTTP client of a run: reqwest behind a pacer per host (adaptive rate and concurrency,
+//! see [`pace`]), retries with backoff that honour `Retry-After`, and a cap on body size.
 //!
 //! `Transport` sends single attempts and owns the pacing; `retry` decides what an attempt's
 //! outcome means and how long to wait; `ca` loads the extra authorities of `--ca-cert`. This layer
@@ -8,22 +7,20 @@
 //! them on their requests.
 
 mod ca;
+pub mod pace;
 mod retry;
 mod target;
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 pub use ca::CaCertError;
+pub use pace::{HostReport, Limit, PaceSettings, Pacing};
 pub use retry::{RetryPolicy, Step, classify, retry_after};
 pub use target::Target;
 
@@ -32,10 +29,8 @@ use oneroster::StatusInfo;
 /// Knobs of the network layer, resolved once from the command line.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// Requests per second across the whole run, token requests included.
-    pub rate: f64,
-    /// How many requests the limiter lets through at once after a quiet spell.
-    pub burst: u32,
+    /// How fast and how many at once, per host.
+    pub pace: PaceSettings,
     pub retry: RetryPolicy,
     pub connect_timeout: Duration,
     /// Whole-request timeout, body included.
@@ -49,8 +44,7 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
-            rate: 10.0,
-            burst: 1,
+            pace: PaceSettings::default(),
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
@@ -156,12 +150,10 @@ pub struct HttpStats {
     /// Replies that asked the whole run to slow down (429, 503, a quota 403).
     pub rate_limited: u64,
 }
-/// Sends single attempts, paced by the run's limiter and 429 cooldown.
+/// Sends single attempts, each paced by its host's [`pace::Pacer`].
 pub struct Transport {
     client: reqwest::Client,
-    limiter: DefaultDirectRateLimiter,
-    /// When set in the future, nobody sends before then: a 429 slows every task, not only its own.
-    cooldown: Mutex<Option<Instant>>,
+    pacing: Arc<Pacing>,
     settings: HttpSettings,
     counters: HttpCounters,
 }
@@ -175,9 +167,10 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// Builds the client. Fails with [`HttpError::CaCert`] when a `--ca-cert` file is missing or
-    /// holds no usable certificate.
-    pub fn new(settings: HttpSettings) -> Result<Arc<Transport>, HttpError> {
+    /// Builds the client; `pacing` holds the pacers it shares with any other transport to the same
+    /// hosts. Fails with [`HttpError::CaCert`] when a `--ca-cert` file is missing or holds no
+    /// usable certificate.
+    pub fn new(settings: HttpSettings, pacing: Arc<Pacing>) -> Result<Arc<Transport>, HttpError> {
         let extra_roots = ca::load_all(&settings.ca_certs)?;
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("roster-export/", env!("CARGO_PKG_VERSION")))
@@ -192,14 +185,23 @@ impl Transport {
         let client = builder
             .build()
             .map_err(|e| HttpError::Client(e.to_string()))?;
-        let limiter = RateLimiter::direct(quota(settings.rate, settings.burst));
         Ok(Arc::new(Transport {
             client,
-            limiter,
-            cooldown: Mutex::new(None),
+            pacing,
             settings,
             counters: HttpCounters::default(),
         }))
+    }
+
+    /// A transport with pacers of its own (one command, one tenant).
+    pub fn standalone(settings: HttpSettings) -> Result<Arc<Transport>, HttpError> {
+        let pacing = Pacing::new(settings.pace);
+        Transport::new(settings, pacing)
+    }
+
+    /// What the pacers found about each host.
+    pub fn pacing(&self) -> Vec<HostReport> {
+        self.pacing.report()
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -216,11 +218,27 @@ impl Transport {
         }
     }
 
-    /// Sends one attempt once the cooldown has passed and the limiter allows, and reads the body.
+    /// Sends one attempt when its host's pacer lets it go, reads the body, and tells the pacer
+    /// what came back.
     pub async fn send(&self, request: reqwest::Request) -> Result<Reply, AttemptError> {
-        self.wait_for_cooldown().await;
-        self.limiter.until_ready().await;
+        let pacer = self
+            .pacing
+            .pacer(&request.url().origin().ascii_serialization());
+        let slot = pacer.acquire().await;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let reply = self.read(request).await;
+        slot.finish(match &reply {
+            Ok(reply) => pace::Outcome::Answered {
+                status: reply.status,
+                headers: &reply.headers,
+                retry_after: retry_after(&reply.headers),
+            },
+            Err(_) => pace::Outcome::Failed,
+        });
+        reply
+    }
+
+    async fn read(&self, request: reqwest::Request) -> Result<Reply, AttemptError> {
         let mut response = self
             .client
             .execute(request)
@@ -245,23 +263,6 @@ impl Transport {
             headers,
             body: body.freeze(),
         })
-    }
-
-    /// Pushes the shared cooldown to at least `delay` from now.
-    pub async fn slow_down(&self, delay: Duration) {
-        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let until = Instant::now() + delay;
-        let mut cooldown = self.cooldown.lock().await;
-        if cooldown.is_none_or(|t| t < until) {
-            *cooldown = Some(until);
-        }
-    }
-
-    async fn wait_for_cooldown(&self) {
-        let until = *self.cooldown.lock().await;
-        if let Some(until) = until {
-            tokio::time::sleep_until(until).await;
-        }
     }
 
     /// Sends the request `build` makes, retrying as [`Transport::with_retry`] does, and returns the
@@ -297,6 +298,10 @@ impl Transport {
 
     /// Runs `attempt` until it is done, fatal, or out of tries, sleeping between tries as the
     /// retry policy and any `Retry-After` say. Used for token requests and page requests alike.
+    ///
+    /// A host asking to slow down with `Retry-After` or rate-limit headers costs no attempt: the
+    /// request waits as asked (its pacer slows every other request to that host) for as long as
+    /// the waits add up to no more than the policy's `max_retry_after`.
     pub async fn with_retry<T, E, F, Fut>(&self, target: &Target, mut attempt: F) -> Result<T, E>
     where
         E: From<HttpError>,
@@ -305,6 +310,7 @@ impl Transport {
     {
         let policy = &self.settings.retry;
         let mut n = 1;
+        let mut waited = Duration::ZERO;
         loop {
             match attempt(n).await {
                 Step::Done(value) => return Ok(value),
@@ -314,32 +320,44 @@ impl Transport {
                     after,
                     rate_limited,
                 } => {
-                    if n >= policy.max_attempts {
-                        return Err(HttpError::GaveUp {
-                            target: target.clone(),
-                            attempts: n,
-                            last: reason,
-                        }
-                        .into());
+                    let gave_up = |last: String| HttpError::GaveUp {
+                        target: target.clone(),
+                        attempts: n,
+                        last,
+                    };
+                    let free = rate_limited && after.is_some();
+                    if !free && n >= policy.max_attempts {
+                        return Err(gave_up(reason).into());
                     }
                     let delay = match after {
                         Some(after) if after > policy.max_retry_after => {
-                            return Err(HttpError::GaveUp {
-                                target: target.clone(),
-                                attempts: n,
-                                last: format!(
-                                    "{reason}; the server asks to wait {}s, longer than the {}s allowed",
-                                    after.as_secs(),
-                                    policy.max_retry_after.as_secs()
-                                ),
-                            }
+                            return Err(gave_up(format!(
+                                "{reason}; the server asks to wait {}s, longer than the {}s allowed",
+                                after.as_secs(),
+                                policy.max_retry_after.as_secs()
+                            ))
                             .into());
                         }
+                        // At least a moment, so a host that keeps saying "now" cannot spin us.
+                        Some(after) if free => after.max(Duration::from_millis(100)),
                         Some(after) => after,
                         None => policy.backoff(n),
                     };
                     if rate_limited {
-                        self.slow_down(delay).await;
+                        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if free {
+                        waited += delay;
+                        if waited > policy.max_retry_after {
+                            return Err(gave_up(format!(
+                                "{reason}; the server kept asking to wait, {}s in all, more than the {}s allowed",
+                                waited.as_secs(),
+                                policy.max_retry_after.as_secs()
+                            ))
+                            .into());
+                        }
+                    } else {
+                        n += 1;
                     }
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
@@ -350,25 +368,10 @@ impl Transport {
                         delay.as_secs_f64()
                     );
                     tokio::time::sleep(delay).await;
-                    n += 1;
                 }
             }
         }
     }
-}
-
-/// A governor quota for `rate` requests per second with the given burst.
-fn quota(rate: f64, burst: u32) -> Quota {
-    let rate = if rate.is_finite() && rate > 0.0 {
-        rate
-    } else {
-        1.0
-    };
-    let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_nanos(1));
-    let burst = NonZeroU32::new(burst.max(1)).expect("max(1) is non-zero");
-    Quota::with_period(period)
-        .expect("period is non-zero")
-        .allow_burst(burst)
 }
 
 #[cfg(test)]
@@ -376,7 +379,7 @@ mod tests {
     use super::*;
 
     fn transport(max_attempts: u32) -> Arc<Transport> {
-        Transport::new(HttpSettings {
+        Transport::standalone(HttpSettings {
             retry: RetryPolicy {
                 max_attempts,
                 ..RetryPolicy::default()
@@ -399,27 +402,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn retry_after_is_waited_out_and_slows_every_request() {
-        let t = transport(6);
-        let started = Instant::now();
+    async fn retry_after_is_waited_out_without_spending_attempts() {
+        let t = transport(2);
+        let started = tokio::time::Instant::now();
+        let tries = std::sync::atomic::AtomicU32::new(0);
         let done = t
-            .with_retry(&target(), |n| async move {
-                if n < 3 {
-                    rate_limited(2)
-                } else {
-                    Step::Done(n)
+            .with_retry(&target(), |n| {
+                let k = tries.fetch_add(1, Ordering::Relaxed) + 1;
+                async move {
+                    if k < 5 {
+                        rate_limited(2)
+                    } else {
+                        Step::Done(n)
+                    }
                 }
             })
             .await;
-        assert_eq!(done.unwrap(), 3);
-        assert_eq!(started.elapsed(), Duration::from_secs(4));
+        // Four 429s with Retry-After and two attempts allowed: still the first attempt.
+        assert_eq!(done.unwrap(), 1);
+        assert_eq!(started.elapsed(), Duration::from_secs(8));
         let stats = t.stats();
-        assert_eq!((stats.retries, stats.rate_limited), (2, 2));
-        // A 429 pushes the shared cooldown: any request waits for it, not only the one refused.
-        t.slow_down(Duration::from_secs(5)).await;
-        let before = Instant::now();
-        t.wait_for_cooldown().await;
-        assert_eq!(before.elapsed(), Duration::from_secs(5));
+        assert_eq!((stats.retries, stats.rate_limited), (4, 4));
     }
 
     #[tokio::test(start_paused = true)]
@@ -429,7 +432,13 @@ mod tests {
         let gave_up: Result<u32, HttpError> = t
             .with_retry(&target(), |_| {
                 tries.fetch_add(1, Ordering::Relaxed);
-                async { rate_limited(1) }
+                async {
+                    Step::Retry {
+                        reason: "HTTP 500".into(),
+                        after: None,
+                        rate_limited: false,
+                    }
+                }
             })
             .await;
         assert!(matches!(
@@ -437,7 +446,13 @@ mod tests {
             Err(HttpError::GaveUp { attempts: 3, .. })
         ));
         assert_eq!(tries.load(Ordering::Relaxed), 3);
-        let started = Instant::now();
+        // Waits asked for add up: past --max-retry-wait the run stops waiting.
+        let patient: Result<u32, HttpError> = t
+            .with_retry(&target(), |_| async { rate_limited(100) })
+            .await;
+        let err = patient.unwrap_err().to_string();
+        assert!(err.contains("kept asking to wait, 400s in all"), "{err}");
+        let started = tokio::time::Instant::now();
         let too_long: Result<u32, HttpError> = t
             .with_retry(&target(), |_| async { rate_limited(301) })
             .await;

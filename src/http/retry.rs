@@ -106,19 +106,18 @@ pub fn classify<T, E: From<HttpError>>(
         _ => format!("HTTP {status}"),
     };
     match status {
-        StatusCode::TOO_MANY_REQUESTS => Err(Step::Retry {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => Err(Step::Retry {
             reason,
-            after: retry_after(&reply.headers),
+            after: wait_asked(&reply.headers),
             rate_limited: true,
         }),
         StatusCode::REQUEST_TIMEOUT
         | StatusCode::INTERNAL_SERVER_ERROR
         | StatusCode::BAD_GATEWAY
-        | StatusCode::SERVICE_UNAVAILABLE
         | StatusCode::GATEWAY_TIMEOUT => Err(Step::Retry {
             reason,
             after: retry_after(&reply.headers),
-            rate_limited: status == StatusCode::SERVICE_UNAVAILABLE,
+            rate_limited: false,
         }),
         s if s.is_redirection() => {
             let location = reply
@@ -149,6 +148,15 @@ pub fn classify<T, E: From<HttpError>>(
             .into(),
         )),
     }
+}
+
+/// How long a host that pushed back asks us to wait: its `Retry-After`, or the reset of a
+/// rate-limit quota it says is spent.
+pub fn wait_asked(headers: &HeaderMap) -> Option<Duration> {
+    retry_after(headers).or_else(|| {
+        let quota = super::pace::announced(headers)?;
+        quota.reset.filter(|_| quota.remaining == Some(0))
+    })
 }
 
 /// `Retry-After` as delta-seconds or an HTTP-date, clamped at zero.

@@ -35,7 +35,8 @@ use seen::SeenIds;
 pub struct PagerSettings {
     /// The `limit` asked for; hosts may send fewer.
     pub page_size: u64,
-    /// Page requests in flight at once.
+    /// Pages of one collection fetched ahead, in flight or waiting to be passed on (the host's
+    /// pacer decides how many are actually in flight).
     pub concurrency: usize,
     /// A bound on the pages of one collection, against servers that never end.
     pub max_pages: u64,
@@ -45,7 +46,7 @@ impl Default for PagerSettings {
     fn default() -> Self {
         PagerSettings {
             page_size: 5000,
-            concurrency: 4,
+            concurrency: crate::http::PaceSettings::AUTO_MAX_CONCURRENCY,
             max_pages: 1_000_000,
         }
     }

@@ -29,7 +29,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     let base_url = connection
         .base_url
         .ok_or_else(|| Error::Internal("an export needs a base URL".into()))?;
-    let transport = Transport::new(connection.http)?;
+    let transport = Transport::standalone(connection.http)?;
     let credentials = Authorizer::new(connection.credentials, transport.clone());
     let api = Arc::new(ApiClient::new(
         transport,

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
 use crate::export::{Format, ShrinkLimit};
+use crate::http::Limit;
 
 pub use profile::{ConfigFile, Profile, default_path, listing as profile_listing};
 pub use provider::{Provider, ProviderName};
@@ -138,8 +139,8 @@ settings! {
     refresh_token_warn_days: u32,
     access_token: Secret,
     signature_method: SignatureMethod,
-    /// Requests per second.
-    rate: f64,
+    /// Requests per second to each host: found by the pacer, or at most this.
+    rate: Limit<f64>,
     burst: u32,
     max_attempts: u32,
     /// Seconds.
@@ -149,7 +150,8 @@ settings! {
     /// Seconds per request.
     timeout: u64,
     page_size: u64,
-    concurrency: u32,
+    /// Requests in flight to each host: found by the pacer, or at most this.
+    concurrency: Limit<usize>,
     /// Collection names to narrow the scopes to.
     only: Vec<String>,
     out: PathBuf,
@@ -188,20 +190,20 @@ mod tests {
     #[test]
     fn the_higher_layer_wins_field_by_field() {
         let flags = Settings {
-            rate: Some(2.0),
+            rate: Some(Limit::Max(2.0)),
             token_url: Some("https://flag.example/t".into()),
             ca_certs: vec!["flag.pem".into()],
             ..Settings::default()
         };
         let profile = Settings {
-            rate: Some(9.0),
+            rate: Some(Limit::Max(9.0)),
             burst: Some(4),
             oidc_authority: Some("https://profile.example".into()),
             ca_certs: vec!["profile.pem".into()],
             ..Settings::default()
         };
         let s = Settings::layered(flags, Some(profile), None);
-        assert_eq!(s.rate, Some(2.0));
+        assert_eq!(s.rate, Some(Limit::Max(2.0)));
         assert_eq!(s.burst, Some(4), "a profile sets what no flag set");
         assert_eq!(s.token_url.as_deref(), Some("https://flag.example/t"));
         assert_eq!(
@@ -218,11 +220,11 @@ mod tests {
     fn a_provider_named_in_a_profile_brings_its_preset_under_it() {
         let profile = Settings {
             provider: Some(ProviderName::Blackbaud),
-            rate: Some(2.0),
+            rate: Some(Limit::Max(2.0)),
             ..Settings::default()
         };
         let s = Settings::layered(Settings::default(), Some(profile), None);
-        assert_eq!(s.rate, Some(2.0));
+        assert_eq!(s.rate, Some(Limit::Max(2.0)));
         assert_eq!(s.auth, Some(AuthKind::ClientCredentials));
         assert!(s.base_url.unwrap().contains("blackbaud"));
         assert!(s.token_url.unwrap().contains("blackbaud"));

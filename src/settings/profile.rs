@@ -23,6 +23,7 @@ use serde::Deserialize;
 use super::{HeaderSetting, ProviderName, Secret, Settings, SettingsError};
 use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
 use crate::export::{Format, ShrinkLimit};
+use crate::http::Limit;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -60,14 +61,14 @@ pub struct Profile {
     /// A file of `Name: value` lines, as `--header-file` takes.
     pub header_file: Option<PathBuf>,
     pub ca_cert: Option<Vec<PathBuf>>,
-    pub rate: Option<f64>,
+    pub rate: Option<Limit<f64>>,
     pub burst: Option<u32>,
     pub max_attempts: Option<u32>,
     pub backoff_max: Option<u64>,
     pub max_retry_wait: Option<u64>,
     pub timeout: Option<u64>,
     pub page_size: Option<u64>,
-    pub concurrency: Option<u32>,
+    pub concurrency: Option<Limit<usize>>,
     pub only: Option<Vec<String>>,
     pub out: Option<PathBuf>,
     pub format: Option<Format>,

@@ -4,6 +4,7 @@
 
 use super::Settings;
 use crate::auth::{AuthKind, SignatureMethod};
+use crate::http::Limit;
 use crate::named::named_enum;
 
 named_enum! {
@@ -28,7 +29,7 @@ pub struct Provider {
     pub signature_method: Option<SignatureMethod>,
     /// Headers every API request must carry; the run refuses to start without them.
     pub required_headers: &'static [&'static str],
-    /// Requests per second the host documents.
+    /// Requests per second the host documents: the pacer's ceiling unless the user says otherwise.
     pub rate: Option<f64>,
 }
 
@@ -78,7 +79,7 @@ impl Provider {
             token_url: self.token_url.map(str::to_string),
             auth: Some(self.auth),
             signature_method: self.signature_method,
-            rate: self.rate,
+            rate: self.rate.map(Limit::Max),
             ..Settings::default()
         }
     }

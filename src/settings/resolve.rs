@@ -16,7 +16,7 @@ use crate::auth::{
 };
 use crate::env_vars as env;
 use crate::export::{Destination, Format, OutputOptions};
-use crate::http::{HttpSettings, RetryPolicy};
+use crate::http::{HttpSettings, Limit, PaceSettings, RetryPolicy};
 use crate::pager::PagerSettings;
 use crate::urls::{base_url, checked_url};
 
@@ -67,9 +67,8 @@ impl Config {
         let defaults = PagerSettings::default();
         let pager = PagerSettings {
             page_size: settings.page_size.unwrap_or(defaults.page_size).max(1),
-            concurrency: settings
-                .concurrency
-                .map_or(defaults.concurrency, |c| c.clamp(1, 256) as usize),
+            // Pages fetched ahead; the host's pacer decides how many are in flight.
+            concurrency: connection.http.pace.max_concurrency(),
             ..defaults
         };
         Ok(Config {
@@ -311,16 +310,29 @@ fn headers(settings: &Settings) -> Result<HeaderMap, SettingsError> {
 fn http(settings: &Settings) -> Result<HttpSettings, SettingsError> {
     let defaults = HttpSettings::default();
     let retry = RetryPolicy::default();
-    let rate = settings.rate.unwrap_or(defaults.rate);
-    if !rate.is_finite() || rate <= 0.0 {
+    let rate = settings.rate.unwrap_or(defaults.pace.rate);
+    if let Limit::Max(r) = rate
+        && (!r.is_finite() || r <= 0.0)
+    {
         return Err(SettingsError(format!(
-            "--rate must be a positive number of requests per second, not {rate}"
+            "--rate must be `auto` or a positive number of requests per second, not {r}"
+        )));
+    }
+    let concurrency = settings.concurrency.unwrap_or(defaults.pace.concurrency);
+    if let Limit::Max(n) = concurrency
+        && !(1..=256).contains(&n)
+    {
+        return Err(SettingsError(format!(
+            "--concurrency must be `auto` or a number from 1 to 256, not {n}"
         )));
     }
     let secs = Duration::from_secs;
     Ok(HttpSettings {
-        rate,
-        burst: settings.burst.unwrap_or(defaults.burst).max(1),
+        pace: PaceSettings {
+            rate,
+            concurrency,
+            burst: settings.burst.unwrap_or(defaults.pace.burst).max(1),
+        },
         retry: RetryPolicy {
             max_attempts: settings.max_attempts.unwrap_or(retry.max_attempts).max(1),
             max_retry_after: settings.max_retry_wait.map_or(retry.max_retry_after, secs),
