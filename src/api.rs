@@ -50,6 +50,8 @@ pub enum ApiError {
 pub struct Fetched {
     pub page: Page,
     pub headers: HeaderMap,
+    /// Requests it took, retries included.
+    pub attempts: u32,
 }
 
 /// Where the pager gets pages: the API client, or a fake in tests.
@@ -163,11 +165,14 @@ impl PageSource for ApiClient {
         }
         // Set once a 401 has cost us a token; a second 401 is then final.
         let refreshed = std::sync::atomic::AtomicBool::new(false);
+        let attempts = std::sync::atomic::AtomicU32::new(0);
         self.transport
             .with_retry(&target, |_| {
                 let target = &target;
                 let refreshed = &refreshed;
+                let attempts = &attempts;
                 async move {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let mut request = match self
                         .transport
                         .client()
@@ -202,15 +207,17 @@ impl PageSource for ApiClient {
                     };
                     match reply.status {
                         StatusCode::UNAUTHORIZED => {
-                            let info = StatusInfo::from_body(&reply.body).map(Box::new);
-                            if refreshed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            // A token another request already replaced is no fault of ours; the
+                            // second refusal of a token in use is final.
+                            if self.credentials.reject(credential).await
+                                && refreshed.swap(true, std::sync::atomic::Ordering::Relaxed)
+                            {
                                 return Step::Fatal(ApiError::Unauthorized {
                                     target: target.clone(),
                                     hint: self.credentials.unauthorized_hint(),
-                                    info,
+                                    info: StatusInfo::from_body(&reply.body).map(Box::new),
                                 });
                             }
-                            self.credentials.reject(credential).await;
                             Step::Retry {
                                 reason: "HTTP 401: the token was rejected".into(),
                                 after: Some(std::time::Duration::ZERO),
@@ -239,6 +246,7 @@ impl PageSource for ApiClient {
                             Ok(page) => Step::Done(Fetched {
                                 page,
                                 headers: reply.headers,
+                                attempts: attempts.load(std::sync::atomic::Ordering::Relaxed),
                             }),
                             // Garbled JSON is usually a body cut short: fetch it again.
                             Err(PageError::InvalidJson(e)) => Step::Retry {

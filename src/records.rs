@@ -130,6 +130,11 @@ impl Page {
         })
     }
 
+    /// The size of the body it was cut from, in bytes.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+
     /// Number of records on the page (before de-duplication).
     pub fn len(&self) -> usize {
         self.records.len()

@@ -156,10 +156,13 @@ impl Authorizer {
         }
     }
 
-    /// The server rejected `credential` (401): forget it unless another request already replaced it.
-    pub async fn reject(&self, credential: Credential) {
-        if let Authorizer::Tokens(tokens) = self {
-            tokens.reject(credential).await;
+    /// The server rejected `credential` (401): forget it unless another request already replaced
+    /// it. Returns whether it was the credential in use (a signature always is): a second such
+    /// rejection for one request means the credentials themselves are refused.
+    pub async fn reject(&self, credential: Credential) -> bool {
+        match self {
+            Authorizer::Tokens(tokens) => tokens.reject(credential).await,
+            Authorizer::Signer(_) => true,
         }
     }
 

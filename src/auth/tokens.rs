@@ -158,16 +158,18 @@ impl TokenSource {
         Ok(read(cached))
     }
 
-    /// The server rejected `credential` (401): forget it unless another request already replaced it.
-    pub async fn reject(&self, credential: Credential) {
+    /// The server rejected `credential` (401): forget it unless another request already replaced
+    /// it. Returns whether this rejection retired the token in use (`false`: it was already gone).
+    pub async fn reject(&self, credential: Credential) -> bool {
         let mut cache = self.cache.lock().await;
-        if cache
+        let current = cache
             .as_ref()
-            .is_some_and(|c| c.generation == credential.generation)
-        {
+            .is_some_and(|c| c.generation == credential.generation);
+        if current {
             tracing::info!("the server rejected the access token; fetching a new one");
             *cache = None;
         }
+        current
     }
 }
 
@@ -281,11 +283,11 @@ mod tests {
         let mut request =
             reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
         let first = tokens.authorize(&mut request).await.unwrap();
-        tokens.reject(first).await;
+        assert!(tokens.reject(first).await);
         let second = tokens.authorize(&mut request).await.unwrap();
         assert_ne!(first, second);
         // A late 401 for the first token must not throw away the second.
-        tokens.reject(first).await;
+        assert!(!tokens.reject(first).await);
         assert_eq!(tokens.authorize(&mut request).await.unwrap(), second);
         assert_eq!(tokens.tokens_fetched(), 2);
     }

@@ -1,5 +1,5 @@
-//! The staged output of one run: collections are written one after another into the staging
-//! folder (or the NDJSON stream), and published together at the end.
+//! The staged output of one run: collections are written into the staging folder (or the NDJSON
+//! stream), several at once, and published together at the end.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -9,18 +9,22 @@ use std::path::{Path, PathBuf};
 use oneroster::{COLLECTIONS, CollectionId, CsvFile};
 use tempfile::TempDir;
 
+use std::collections::HashMap;
+
 use super::csv_rows::{CsvCollection, csv_error, csv_writer};
 use super::error::ExportError;
 use super::json::{JsonFile, Ndjson};
+use super::lines::Lines;
 use super::staging::{Shape, Target, create_private};
 use super::{CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport};
 use crate::records::Page;
 
 const MANIFEST: &str = "manifest.csv";
 
-/// A staged output. Collections are written one at a time (`begin_collection`, `write_page`…,
-/// `finish_collection` or `abandon_collection`); `publish` puts the result in place. Dropping a
-/// bundle that was not published removes its staging folder and leaves the target untouched.
+/// A staged output. Each collection is begun, written page by page in order, and finished or
+/// abandoned (`begin_collection`, `write_page`…, `finish_collection` / `abandon_collection`);
+/// several may be open at once. `publish` puts the result in place. Dropping a bundle that was
+/// not published removes its staging folder and leaves the target untouched.
 pub struct Bundle {
     options: OutputOptions,
     planned: Vec<CollectionId>,
@@ -35,46 +39,55 @@ struct Staged {
     _lock: File,
 }
 
-/// The format's writer and the collection it has open.
+/// The format's writers and the collections they have open.
 enum Writer {
-    Csv {
+    /// CSV or JSON: a file (or two) per collection in the staging folder.
+    Files {
         staged: Staged,
-        open: Option<Box<CsvCollection>>,
+        open: HashMap<CollectionId, FileWriter>,
     },
-    Json {
-        staged: Staged,
-        open: Option<JsonFile>,
-    },
+    /// NDJSON: one stream in plan order.
     Ndjson {
         /// `None` when streaming to stdout.
         staged: Option<Staged>,
-        stream: Ndjson,
-        open: Option<NdjsonOpen>,
+        lines: Lines,
     },
 }
 
-/// The collection being streamed as NDJSON.
-struct NdjsonOpen {
-    collection: CollectionId,
-    /// Where its lines start in the NDJSON file.
-    mark: u64,
-    records: u64,
+/// One open collection of a CSV or JSON bundle.
+enum FileWriter {
+    Csv(Box<CsvCollection>),
+    Json(JsonFile),
+}
+
+impl FileWriter {
+    fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
+        match self {
+            FileWriter::Csv(w) => w.write_page(page),
+            FileWriter::Json(w) => w.write_page(page),
+        }
+    }
+
+    fn finish(self) -> Result<CollectionOutput, ExportError> {
+        match self {
+            FileWriter::Csv(w) => w.finish(),
+            FileWriter::Json(w) => w.finish(),
+        }
+    }
 }
 
 impl Writer {
     fn staged(&self) -> Option<&Staged> {
         match self {
-            Writer::Csv { staged, .. } | Writer::Json { staged, .. } => Some(staged),
+            Writer::Files { staged, .. } => Some(staged),
             Writer::Ndjson { staged, .. } => staged.as_ref(),
         }
     }
 
-    /// The collection open for writing, if any.
-    fn open(&self) -> Option<CollectionId> {
+    fn is_open(&self, c: CollectionId) -> bool {
         match self {
-            Writer::Csv { open, .. } => open.as_ref().map(|w| w.collection),
-            Writer::Json { open, .. } => open.as_ref().map(|w| w.collection),
-            Writer::Ndjson { open, .. } => open.as_ref().map(|o| o.collection),
+            Writer::Files { open, .. } => open.contains_key(&c),
+            Writer::Ndjson { lines, .. } => lines.is_open(c),
         }
     }
 }
@@ -84,7 +97,7 @@ impl fmt::Debug for Bundle {
         f.debug_struct("Bundle")
             .field("format", &self.options.format)
             .field("target", &self.shown())
-            .field("open", &self.writer.open())
+            .field("open", &self.open_collections())
             .field("finished", &self.finished.len())
             .finish_non_exhaustive()
     }
@@ -132,8 +145,7 @@ impl Bundle {
         let writer = match (&opts.destination, opts.format) {
             (Destination::Stdout, Format::Ndjson) => Writer::Ndjson {
                 staged: None,
-                stream: Ndjson::stdout(),
-                open: None,
+                lines: Lines::new(Ndjson::stdout(), None, planned),
             },
             (Destination::Stdout, format) => {
                 return Err(ExportError::Usage {
@@ -144,23 +156,19 @@ impl Bundle {
                     ),
                 });
             }
-            (Destination::Path(path), Format::Csv) => Writer::Csv {
-                staged: Staged::prepare(path, Format::Csv)?,
-                open: None,
-            },
-            (Destination::Path(path), Format::Json) => Writer::Json {
-                staged: Staged::prepare(path, Format::Json)?,
-                open: None,
-            },
             (Destination::Path(path), Format::Ndjson) => {
                 let staged = Staged::prepare(path, Format::Ndjson)?;
-                let stream = Ndjson::file(staged.dir.path().join(&staged.target.name))?;
+                let dir = staged.dir.path().to_path_buf();
+                let stream = Ndjson::file(dir.join(&staged.target.name))?;
                 Writer::Ndjson {
                     staged: Some(staged),
-                    stream,
-                    open: None,
+                    lines: Lines::new(stream, Some(dir), planned),
                 }
             }
+            (Destination::Path(path), format) => Writer::Files {
+                staged: Staged::prepare(path, format)?,
+                open: HashMap::new(),
+            },
         };
         Ok(Bundle {
             options: opts.clone(),
@@ -168,6 +176,15 @@ impl Bundle {
             writer,
             finished: Vec::new(),
         })
+    }
+
+    /// The collections open for writing.
+    fn open_collections(&self) -> Vec<CollectionId> {
+        self.planned
+            .iter()
+            .copied()
+            .filter(|c| self.writer.is_open(*c))
+            .collect()
     }
 
     /// The target as shown in messages.
@@ -188,135 +205,116 @@ impl Bundle {
 
     /// The staged files `c` may have written.
     fn staged_files(&self, c: CollectionId) -> Vec<PathBuf> {
-        let (dir, names) = match &self.writer {
-            Writer::Csv { staged, .. } => (
-                staged.dir.path(),
-                std::iter::once(c.info().csv_file)
-                    .chain(c.info().association_file)
-                    .map(CsvFile::file_name)
-                    .collect(),
-            ),
-            Writer::Json { staged, .. } => (staged.dir.path(), vec![JsonFile::file_name(c)]),
-            Writer::Ndjson { .. } => return Vec::new(),
+        let Writer::Files { staged, .. } = &self.writer else {
+            return Vec::new();
         };
-        names.into_iter().map(|n| dir.join(n)).collect()
+        let names: Vec<String> = match self.options.format {
+            Format::Csv => std::iter::once(c.info().csv_file)
+                .chain(c.info().association_file)
+                .map(CsvFile::file_name)
+                .collect(),
+            _ => vec![JsonFile::file_name(c)],
+        };
+        names
+            .into_iter()
+            .map(|n| staged.dir.path().join(n))
+            .collect()
     }
 
     /// Starts writing collection `c` (its files are created, with their header rows).
     pub fn begin_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
-        if self.writer.open().is_some() {
-            return Err(self.misplaced(c, "cannot begin"));
+        if self.writer.is_open(c) {
+            return Err(sequence(&self.shown(), c, "was begun twice"));
         }
         if self.finished.iter().any(|o| o.collection == c) {
             return Err(sequence(&self.shown(), c, "was already written"));
         }
         let association = self.association(c);
-        let include_passwords = self.options.include_passwords;
+        let (format, include_passwords) = (self.options.format, self.options.include_passwords);
         match &mut self.writer {
-            Writer::Csv { staged, open } => {
-                *open = Some(Box::new(CsvCollection::create(
-                    staged.dir.path(),
-                    &staged.target.path,
-                    c,
-                    association,
-                    include_passwords,
-                )?));
+            Writer::Files { staged, open } => {
+                let dir = staged.dir.path();
+                let writer = match format {
+                    Format::Csv => FileWriter::Csv(Box::new(CsvCollection::create(
+                        dir,
+                        &staged.target.path,
+                        c,
+                        association,
+                        include_passwords,
+                    )?)),
+                    _ => FileWriter::Json(JsonFile::create(dir, c)?),
+                };
+                open.insert(c, writer);
             }
-            Writer::Json { staged, open } => {
-                *open = Some(JsonFile::create(staged.dir.path(), c)?);
-            }
-            Writer::Ndjson { stream, open, .. } => {
-                *open = Some(NdjsonOpen {
-                    collection: c,
-                    mark: stream.mark(),
-                    records: 0,
-                });
-            }
+            Writer::Ndjson { lines, .. } => lines.begin(c)?,
         }
         Ok(())
     }
 
-    /// The error for a call about `c` while the writer holds another collection, or none.
-    fn misplaced(&self, c: CollectionId, what: &str) -> ExportError {
-        let detail = match self.writer.open() {
-            Some(open) => format!("{what} while {open} is open"),
-            None => format!("{what} before begin_collection"),
-        };
-        sequence(&self.shown(), c, detail)
+    fn not_open(&self, c: CollectionId, what: &str) -> ExportError {
+        sequence(&self.shown(), c, format!("{what}: it is not open"))
     }
 
-    /// Writes a page of the open collection, records in page order.
+    /// Writes a page of an open collection, records in page order.
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
         let c = page.collection;
-        let written = match &mut self.writer {
-            Writer::Csv { open: Some(w), .. } if w.collection == c => Some(w.write_page(page)),
-            Writer::Json { open: Some(w), .. } if w.collection == c => Some(w.write_page(page)),
-            Writer::Ndjson {
-                stream,
-                open: Some(o),
-                ..
-            } if o.collection == c => Some(
-                stream
-                    .write_page(c, page)
-                    .map(|records| o.records += records),
-            ),
-            _ => None,
-        };
-        written.unwrap_or_else(|| Err(self.misplaced(c, "a page arrived")))
+        if !self.writer.is_open(c) {
+            return Err(self.not_open(c, "a page arrived"));
+        }
+        match &mut self.writer {
+            Writer::Files { open, .. } => match open.get_mut(&c) {
+                Some(w) => w.write_page(page),
+                None => Ok(()),
+            },
+            Writer::Ndjson { lines, .. } => lines.write_page(c, page),
+        }
     }
 
     /// Completes collection `c`: its files are flushed and fsynced, and it will be `bulk` in the
     /// manifest.
     pub fn finish_collection(&mut self, c: CollectionId) -> Result<CollectionOutput, ExportError> {
+        if !self.writer.is_open(c) {
+            return Err(self.not_open(c, "cannot finish"));
+        }
         let output = match &mut self.writer {
-            Writer::Csv { open, .. } if open.as_ref().is_some_and(|w| w.collection == c) => {
-                open.take().map(|w| w.finish())
+            Writer::Files { open, .. } => match open.remove(&c) {
+                Some(w) => w.finish()?,
+                None => return Err(self.not_open(c, "cannot finish")),
+            },
+            Writer::Ndjson { lines, .. } => {
+                let records = lines.finish(c)?;
+                CollectionOutput {
+                    collection: c,
+                    records,
+                    rows: records,
+                    dropped_deleted: 0,
+                    files: Vec::new(),
+                }
             }
-            Writer::Json { open, .. } if open.as_ref().is_some_and(|w| w.collection == c) => {
-                open.take().map(|w| w.finish())
-            }
-            Writer::Ndjson { open, .. } if open.as_ref().is_some_and(|o| o.collection == c) => {
-                open.take().map(|o| {
-                    Ok(CollectionOutput {
-                        collection: c,
-                        records: o.records,
-                        rows: o.records,
-                        dropped_deleted: 0,
-                        files: Vec::new(),
-                    })
-                })
-            }
-            _ => None,
         };
-        let output = output.unwrap_or_else(|| Err(self.misplaced(c, "cannot finish")))?;
         self.finished.push(output.clone());
         Ok(output)
     }
 
     /// Gives up on collection `c` (open or finished): its files are removed and the manifest
     /// says `absent`. NDJSON lines already sent to stdout cannot be taken back; in an NDJSON
-    /// file, the open collection's lines are truncated away.
+    /// file, or while they wait their turn, they are.
     pub fn abandon_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
-        if self.writer.open() == Some(c) {
-            match &mut self.writer {
-                Writer::Ndjson { stream, open, .. } => {
-                    if let Some(o) = open.take() {
-                        stream.rollback(o.mark, o.records)?;
-                    }
+        let was_finished = self.finished.iter().position(|o| o.collection == c);
+        match &mut self.writer {
+            // Closing the writers is enough; the files go below.
+            Writer::Files { open, .. } => drop(open.remove(&c)),
+            Writer::Ndjson { lines, .. } => {
+                if !lines.abandon(c)? {
+                    return Err(sequence(
+                        &self.shown(),
+                        c,
+                        "is already in the NDJSON stream and cannot be taken back",
+                    ));
                 }
-                // Closing the writers is enough; the files go below.
-                Writer::Csv { open, .. } => drop(open.take()),
-                Writer::Json { open, .. } => drop(open.take()),
             }
         }
-        if let Some(i) = self.finished.iter().position(|o| o.collection == c) {
-            if self.options.format == Format::Ndjson {
-                return Err(sequence(
-                    &self.shown(),
-                    c,
-                    "is already in the NDJSON stream and cannot be taken back",
-                ));
-            }
+        if let Some(i) = was_finished {
             self.finished.remove(i);
         }
         for path in self.staged_files(c) {
@@ -329,7 +327,7 @@ impl Bundle {
     /// docs). Fails, leaving the target untouched, if a collection is still open.
     pub fn publish(self) -> Result<PublishReport, ExportError> {
         let shown = self.shown();
-        if let Some(open) = self.writer.open() {
+        if let Some(&open) = self.open_collections().first() {
             return Err(sequence(
                 &shown,
                 open,
@@ -353,7 +351,7 @@ impl Bundle {
         let mut absent = Vec::new();
         let mut entries = Vec::new();
         let staged = match writer {
-            Writer::Csv { staged, .. } => {
+            Writer::Files { staged, .. } if options.format == Format::Csv => {
                 let resources_done = finished
                     .iter()
                     .any(|o| o.collection == CollectionId::Resources);
@@ -368,16 +366,14 @@ impl Bundle {
                 entries.push(MANIFEST.to_string());
                 staged
             }
-            Writer::Json { staged, .. } => {
+            Writer::Files { staged, .. } => {
                 for c in COLLECTIONS.iter() {
                     files.extend(written(&JsonFile::file_name(c.id)));
                 }
                 staged
             }
-            Writer::Ndjson {
-                staged, mut stream, ..
-            } => {
-                stream.finish()?;
+            Writer::Ndjson { staged, lines } => {
+                let stream = lines.finish_all()?;
                 let Some(staged) = staged else {
                     return Ok(PublishReport {
                         path: None,

@@ -28,6 +28,7 @@ mod csv_rows;
 mod error;
 mod fields;
 mod json;
+mod lines;
 mod shrink;
 mod staging;
 #[cfg(test)]

@@ -763,13 +763,15 @@ fn calls_out_of_order_are_errors_not_panics() {
     ));
     bundle.begin_collection(Orgs).unwrap();
     assert!(matches!(
-        bundle.begin_collection(Users),
+        bundle.begin_collection(Orgs),
         Err(ExportError::Sequence { .. })
     ));
     assert!(matches!(
         bundle.write_page(&page(Users, 0, r#"{"sourcedId":"u"}"#)),
         Err(ExportError::Sequence { .. })
     ));
+    // Several collections may be open at once.
+    bundle.begin_collection(Users).unwrap();
     let err = bundle.publish().unwrap_err();
     assert!(
         err.to_string().contains("neither finished nor abandoned"),
@@ -777,6 +779,98 @@ fn calls_out_of_order_are_errors_not_panics() {
     );
     assert!(!out.exists());
     assert_eq!(names(tmp.path()), [".b.lock"]);
+}
+
+/// Writes `c`'s records in two pages, interleaved with the other collections as `order` says.
+fn interleaved(format: Format, out: &Path, order: &[(CollectionId, usize)]) {
+    let pages = |c: CollectionId| -> [&str; 2] {
+        match c {
+            Orgs => [ORG, r#"{"sourcedId":"o2","name":"Two","type":"school"}"#],
+            Users => [
+                r#"{"sourcedId":"u1","givenName":"A"}"#,
+                r#"{"sourcedId":"u2","givenName":"B"}"#,
+            ],
+            _ => [r#"{"sourcedId":"x1"}"#, r#"{"sourcedId":"x2"}"#],
+        }
+    };
+    let planned = [Orgs, AcademicSessions, Users];
+    let mut bundle = Bundle::create(&opts(format, out), &planned).unwrap();
+    for c in planned {
+        bundle.begin_collection(c).unwrap();
+    }
+    for &(c, i) in order {
+        bundle.write_page(&page(c, i as u64, pages(c)[i])).unwrap();
+        if i == 1 {
+            bundle.finish_collection(c).unwrap();
+        }
+    }
+    bundle.publish().unwrap();
+}
+
+#[test]
+fn collections_written_at_once_give_the_bytes_of_one_after_another() {
+    let one_after_another = [
+        (Orgs, 0),
+        (Orgs, 1),
+        (AcademicSessions, 0),
+        (AcademicSessions, 1),
+        (Users, 0),
+        (Users, 1),
+    ];
+    // Later collections first, pages interleaved: NDJSON still comes out in plan order.
+    let at_once = [
+        (Users, 0),
+        (AcademicSessions, 0),
+        (Users, 1),
+        (Orgs, 0),
+        (AcademicSessions, 1),
+        (Orgs, 1),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    for (format, name) in [
+        (Format::Csv, "b.zip"),
+        (Format::Json, "j.zip"),
+        (Format::Ndjson, "n.ndjson"),
+    ] {
+        let (a, b) = (
+            tmp.path().join("a").join(name),
+            tmp.path().join("b").join(name),
+        );
+        for dir in [&a, &b] {
+            fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        }
+        interleaved(format, &a, &one_after_another);
+        interleaved(format, &b, &at_once);
+        assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap(), "{format}");
+    }
+    let lines = read(tmp.path().join("b/n.ndjson"));
+    let order: Vec<&str> = lines
+        .lines()
+        .map(|l| l.split('"').nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "orgs",
+            "orgs",
+            "academicSessions",
+            "academicSessions",
+            "users",
+            "users"
+        ]
+    );
+    // The part files of the collections that waited are gone.
+    assert_eq!(
+        names(&tmp.path().join("b")),
+        [
+            ".b.zip.lock",
+            ".j.zip.lock",
+            ".n.ndjson.lock",
+            "b.zip",
+            "j.zip",
+            "n.ndjson"
+        ]
+    );
 }
 
 #[test]

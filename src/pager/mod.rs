@@ -25,10 +25,13 @@ use crate::progress::CollectionBar;
 use crate::records::Page;
 use crate::urls::safe_url;
 
+mod budget;
 mod seen;
 #[cfg(test)]
 mod walk_tests;
 use seen::SeenIds;
+
+pub use budget::{Budget, Hold};
 
 /// How the pager walks.
 #[derive(Debug, Clone)]
@@ -75,6 +78,11 @@ pub enum PagerError {
     },
     #[error("{collection}: the writer stopped taking pages")]
     SinkClosed { collection: &'static str },
+    #[error("{collection}: a page task failed: {reason}")]
+    Task {
+        collection: &'static str,
+        reason: String,
+    },
 }
 
 impl From<ApiError> for PagerError {
@@ -91,6 +99,9 @@ pub struct WalkStats {
     /// Records dropped because their sourcedId had been seen.
     pub duplicates: u64,
     pub pages: u64,
+    /// Requests the pages took, retries included, and the retries alone.
+    pub requests: u64,
+    pub retries: u64,
     /// `X-Total-Count` of the first page, when sent.
     pub total: Option<u64>,
     /// Whether a later page reported a different `X-Total-Count`: the collection changed while
@@ -115,21 +126,41 @@ impl WalkStats {
     }
 }
 
-/// Walks `collection` and sends its pages, de-duplicated and in order, to `out`.
-pub async fn walk<S: PageSource>(
+/// A page passed on, with what it holds of the memory budget until it is written.
+#[derive(Debug)]
+pub struct Passed {
+    pub page: Page,
+    pub hold: Hold,
+}
+
+/// Where a walk's pages go: a channel (shared by every collection of the run; pages carry their
+/// collection), the memory budgets pages and seen-id sets are paid from, and the progress bar.
+#[derive(Debug)]
+pub struct Feed<'a, T> {
+    pub out: &'a mpsc::Sender<T>,
+    pub pages: &'a Budget,
+    pub ids: &'a Budget,
+    pub bar: &'a CollectionBar,
+}
+
+/// Bytes a seen sourcedId takes (a 128-bit hash).
+const BYTES_PER_ID: usize = 16;
+
+/// Walks `collection` and sends its pages, de-duplicated and in order, into `feed`.
+pub async fn walk<S: PageSource, T: From<Passed> + Send + 'static>(
     api: Arc<S>,
     collection: &'static Collection,
     settings: &PagerSettings,
-    out: &mpsc::Sender<Page>,
-    bar: &CollectionBar,
+    feed: Feed<'_, T>,
 ) -> Result<WalkStats, PagerError> {
     let started = Instant::now();
     let mut walk = Walk {
         api,
         collection,
         settings,
-        out,
-        bar,
+        feed,
+        page_bytes: (settings.page_size as usize).saturating_mul(BYTES_PER_RECORD),
+        ids_hold: None,
         seen: SeenIds::default(),
         stats: WalkStats::default(),
     };
@@ -138,15 +169,49 @@ pub async fn walk<S: PageSource>(
     Ok(walk.stats)
 }
 
-struct Walk<'a, S> {
+/// What a record is guessed to take before the first page says: a few hundred bytes of JSON.
+const BYTES_PER_RECORD: usize = 512;
+
+struct Walk<'a, S, T> {
     api: Arc<S>,
     collection: &'static Collection,
     settings: &'a PagerSettings,
-    out: &'a mpsc::Sender<Page>,
-    bar: &'a CollectionBar,
+    feed: Feed<'a, T>,
+    /// The size of the collection's biggest page so far, what the next one is paid for in advance.
+    page_bytes: usize,
+    /// What the seen-id set holds of its budget, once the total is known.
+    ids_hold: Option<Hold>,
     /// The sourcedIds passed on.
     seen: SeenIds,
     stats: WalkStats,
+}
+
+/// One page of a fan-out, to be fetched on a task of its own.
+struct PageTask<S> {
+    api: Arc<S>,
+    collection: &'static Collection,
+    limit: u64,
+    offset: u64,
+}
+
+/// What a page task ends with: its offset, the page (or why not), and its hold on the budget.
+type PageDone = (u64, Result<Fetched, ApiError>, Hold);
+
+impl<S: PageSource> PageTask<S> {
+    /// Pays for the page, then starts fetching it; the handle resolves once it is fetched.
+    async fn start(self, budget: Budget, bytes: usize) -> AbortOnDropHandle<PageDone> {
+        let hold = budget.hold(bytes).await;
+        let PageTask {
+            api,
+            collection,
+            limit,
+            offset,
+        } = self;
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            let url = api.collection_url(collection, limit, offset);
+            (offset, api.get_page(collection, &url, offset).await, hold)
+        }))
+    }
 }
 
 /// Where the sequential part of a walk stands.
@@ -160,19 +225,21 @@ struct Cursor {
     link_aware: bool,
 }
 
-impl<S: PageSource> Walk<'_, S> {
+impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
     async fn run(&mut self) -> Result<(), PagerError> {
         let limit = self.settings.page_size.max(1);
         let first_url = self.api.collection_url(self.collection, limit, 0);
-        let first = self.fetch(&first_url, 0).await?;
+        let (first, hold) = self.fetch(&first_url, 0).await?;
         let total = self.stats.total;
         let (next, link_aware) = next_link(&first.headers, &first_url);
         let n0 = first.page.len() as u64;
+        self.emit(first.page, hold).await?;
         if let Some(total) = total {
-            self.bar.set_total(total);
+            self.feed.bar.set_total(total);
+            let bytes = (total as usize).saturating_mul(BYTES_PER_ID);
+            self.ids_hold = Some(self.feed.ids.hold(bytes).await);
             self.seen.reserve(total);
         }
-        self.emit(first.page).await?;
         if n0 == 0 {
             return Ok(());
         }
@@ -209,23 +276,31 @@ impl<S: PageSource> Walk<'_, S> {
         self.check_page_budget(offsets.len() as u64)?;
         let collection = self.collection;
         let api = self.api.clone();
-        let mut pages = futures::stream::iter(offsets)
-            .map(move |offset| {
-                let api = api.clone();
-                let task = tokio::spawn(async move {
-                    let url = api.collection_url(collection, limit, offset);
-                    (offset, api.get_page(collection, &url, offset).await)
-                });
-                AbortOnDropHandle::new(task)
+        let budget = self.feed.pages.clone();
+        let page_bytes = self.page_estimate();
+        // Each page is paid for in offset order before its task starts, so the pages this walk
+        // waits on always hold their share of the budget.
+        let pages = futures::stream::iter(offsets)
+            .then(move |offset| {
+                let page = PageTask {
+                    api: api.clone(),
+                    collection,
+                    limit,
+                    offset,
+                };
+                page.start(budget.clone(), page_bytes)
             })
             .buffered(self.settings.concurrency.max(1));
+        let mut pages = std::pin::pin!(pages);
         while let Some(joined) = pages.next().await {
-            let (offset, fetched) = joined.expect("page tasks do not panic");
+            let (offset, fetched, hold) = joined.map_err(|e| PagerError::Task {
+                collection: self.collection.name,
+                reason: e.to_string(),
+            })?;
             let fetched = fetched?;
-            self.stats.pages += 1;
-            self.note_total(&fetched.headers);
+            self.count(&fetched);
             let len = fetched.page.len() as u64;
-            self.emit(fetched.page).await?;
+            self.emit(fetched.page, hold).await?;
             cursor.offset = offset + len;
             cursor.last_len = len;
             // A short page before the end leaves a hole: fill it before going on, to keep order.
@@ -250,9 +325,9 @@ impl<S: PageSource> Walk<'_, S> {
             let url = self
                 .api
                 .collection_url(self.collection, limit.min(to - from).max(1), from);
-            let fetched = self.fetch(&url, from).await?;
+            let (fetched, hold) = self.fetch(&url, from).await?;
             let len = fetched.page.len() as u64;
-            self.emit(fetched.page).await?;
+            self.emit(fetched.page, hold).await?;
             if len == 0 {
                 break;
             }
@@ -296,10 +371,10 @@ impl<S: PageSource> Walk<'_, S> {
                 self.api.collection_url(self.collection, limit, c.offset)
             };
             self.check_page_budget(1)?;
-            let fetched = self.fetch(&url, c.offset).await?;
+            let (fetched, hold) = self.fetch(&url, c.offset).await?;
             let (next, link_aware) = next_link(&fetched.headers, &url);
             let len = fetched.page.len() as u64;
-            let fresh = self.emit(fetched.page).await?;
+            let fresh = self.emit(fetched.page, hold).await?;
             if len > 0 && fresh == 0 {
                 stuck += 1;
                 if stuck >= 3 {
@@ -320,11 +395,27 @@ impl<S: PageSource> Walk<'_, S> {
         }
     }
 
-    async fn fetch(&mut self, url: &Url, offset: u64) -> Result<Fetched, PagerError> {
+    /// Fetches one page, paid for from the budget first.
+    async fn fetch(&mut self, url: &Url, offset: u64) -> Result<(Fetched, Hold), PagerError> {
+        let hold = self.feed.pages.hold(self.page_estimate()).await;
         let fetched = self.api.get_page(self.collection, url, offset).await?;
+        self.count(&fetched);
+        Ok((fetched, hold))
+    }
+
+    /// What the next page is paid for: the biggest so far, at most a quarter of the budget so
+    /// several can always be in flight.
+    fn page_estimate(&self) -> usize {
+        self.page_bytes.min(self.feed.pages.bytes() / 4)
+    }
+
+    /// Counts a fetched page and learns from its headers and size.
+    fn count(&mut self, fetched: &Fetched) {
         self.stats.pages += 1;
+        self.stats.requests += u64::from(fetched.attempts);
+        self.stats.retries += u64::from(fetched.attempts.saturating_sub(1));
+        self.page_bytes = self.page_bytes.max(fetched.page.body_len());
         self.note_total(&fetched.headers);
-        Ok(fetched)
     }
 
     /// Keeps the first page's `X-Total-Count` and notices when a later page reports another.
@@ -359,7 +450,7 @@ impl<S: PageSource> Walk<'_, S> {
     }
 
     /// Drops records already seen and passes the page on. Returns how many records were new.
-    async fn emit(&mut self, mut page: Page) -> Result<u64, PagerError> {
+    async fn emit(&mut self, mut page: Page, hold: Hold) -> Result<u64, PagerError> {
         if let Some(key) = &page.found_under
             && self.stats.pages <= 1
         {
@@ -376,10 +467,11 @@ impl<S: PageSource> Walk<'_, S> {
         let fresh = page.len() as u64;
         self.stats.duplicates += before - fresh;
         self.stats.records += fresh;
-        self.bar.inc(fresh);
+        self.feed.bar.inc(fresh);
         if fresh > 0 {
-            self.out
-                .send(page)
+            self.feed
+                .out
+                .send(T::from(Passed { page, hold }))
                 .await
                 .map_err(|_| PagerError::SinkClosed {
                     collection: self.collection.name,

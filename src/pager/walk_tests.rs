@@ -102,7 +102,11 @@ impl PageSource for Fake {
             };
             headers.insert(LINK, HeaderValue::from_str(&link).unwrap());
         }
-        Ok(Fetched { page, headers })
+        Ok(Fetched {
+            page,
+            headers,
+            attempts: 1,
+        })
     }
 }
 
@@ -111,17 +115,23 @@ async fn walk_fake(
     fake: &Arc<Fake>,
     settings: PagerSettings,
 ) -> (Vec<String>, Result<WalkStats, PagerError>) {
-    let (tx, mut rx) = mpsc::channel::<Page>(2);
+    let (tx, mut rx) = mpsc::channel::<Passed>(2);
     let collect = tokio::spawn(async move {
         let mut ids = Vec::new();
-        while let Some(page) = rx.recv().await {
+        while let Some(Passed { page, .. }) = rx.recv().await {
             ids.extend((0..page.len()).map(|i| page.sourced_id(i).to_string()));
         }
         ids
     });
     let bar = Progress::hidden().collection("users");
     let users = CollectionId::Users.info();
-    let result = walk(fake.clone(), users, &settings, &tx, &bar).await;
+    let feed = Feed {
+        out: &tx,
+        pages: &Budget::new(1 << 20),
+        ids: &Budget::new(1 << 20),
+        bar: &bar,
+    };
+    let result = walk(fake.clone(), users, &settings, feed).await;
     drop(tx);
     (collect.await.unwrap(), result)
 }

@@ -1,6 +1,7 @@
-//! One export run from start to finish: credentials, then each planned collection paged into the
-//! staged bundle, then publish. Any failure or interruption drops the staging area and leaves the
-//! previous output exactly as it was.
+//! One export run from start to finish: credentials, then every planned collection walked at
+//! once into the staged bundle (one pool of requests per host, memory paid from fixed budgets),
+//! then publish. Any failure or interruption drops the staging area and leaves the previous
+//! output exactly as it was.
 
 mod sink;
 mod summary;
@@ -15,12 +16,17 @@ pub use summary::{CollectionSummary, RunSummary};
 use crate::api::{ApiClient, ApiError};
 use crate::auth::Authorizer;
 use crate::error::Error;
-use crate::export::{Bundle, Destination};
+use crate::export::{Bundle, Destination, PublishReport};
 use crate::http::Transport;
-use crate::pager::{self, PagerError};
+use crate::pager::{self, Budget, Feed, PagerError};
 use crate::progress::Progress;
 use crate::settings::{Config, Plan};
 use sink::SinkWorker;
+
+/// Page bytes a run holds at once, in flight or waiting to be written.
+const PAGE_BUDGET: usize = 16 * 1024 * 1024;
+/// Bytes the seen-id sets of the collections walked at once may take.
+const ID_BUDGET: usize = 32 * 1024 * 1024;
 
 /// Runs the export described by `config`, stopping cleanly on Ctrl-C or SIGTERM.
 pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error> {
@@ -32,7 +38,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     let transport = Transport::standalone(connection.http)?;
     let credentials = Authorizer::new(connection.credentials, transport.clone());
     let api = Arc::new(ApiClient::new(
-        transport,
+        transport.clone(),
         credentials,
         base_url,
         connection.headers,
@@ -47,6 +53,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     Ok(RunSummary {
         collections,
         output,
+        hosts: transport.pacing(),
         tokens_fetched: stats.tokens_fetched,
         requests: stats.requests,
         retries: stats.retries,
@@ -54,19 +61,47 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     })
 }
 
+/// What every collection's walk shares.
+struct Shared<'a> {
+    plan: &'a Plan,
+    api: Arc<ApiClient>,
+    progress: &'a Progress,
+    worker: &'a SinkWorker,
+    pages: Budget,
+    ids: Budget,
+}
+
 async fn export(
     plan: &Plan,
     api: Arc<ApiClient>,
     progress: &Progress,
-) -> Result<(Vec<CollectionSummary>, crate::export::PublishReport), Error> {
+) -> Result<(Vec<CollectionSummary>, PublishReport), Error> {
     // Credentials first: a wrong secret fails before any output is prepared.
     api.ensure_credentials().await?;
     let bundle = Bundle::create(&plan.output, &plan.collections)?;
     let worker = SinkWorker::start(bundle);
-    match export_collections(plan, &api, progress, &worker).await {
+    let shared = Shared {
+        plan,
+        api,
+        progress,
+        worker: &worker,
+        pages: Budget::new(PAGE_BUDGET),
+        ids: Budget::new(ID_BUDGET),
+    };
+    let walks = plan
+        .collections
+        .iter()
+        .map(|&id| export_collection(&shared, id));
+    let walked = futures::future::try_join_all(walks).await;
+    drop(shared);
+    match walked {
         Ok(collections) => {
             let report = worker.publish().await?;
-            Ok((collections, report))
+            Ok((collections.into_iter().flatten().collect(), report))
+        }
+        // A pager that found the writer gone: the writer's own failure says why.
+        Err(Error::Pager(e)) if matches!(*e, PagerError::SinkClosed { .. }) => {
+            Err(worker.failure().await.into())
         }
         Err(err) => {
             worker.close().await;
@@ -75,33 +110,14 @@ async fn export(
     }
 }
 
-async fn export_collections(
-    plan: &Plan,
-    api: &Arc<ApiClient>,
-    progress: &Progress,
-    worker: &SinkWorker,
-) -> Result<Vec<CollectionSummary>, Error> {
-    let mut summaries = Vec::new();
-    for &id in &plan.collections {
-        if let Some(summary) = export_collection(plan, api, progress, worker, id).await? {
-            summary.log();
-            summaries.push(summary);
-        }
-    }
-    Ok(summaries)
-}
-
 /// Walks one collection into the bundle, walking it again when the result does not add up.
 /// `None` when the collection is left out (absent) rather than failing the run.
 async fn export_collection(
-    plan: &Plan,
-    api: &Arc<ApiClient>,
-    progress: &Progress,
-    worker: &SinkWorker,
+    shared: &Shared<'_>,
     id: CollectionId,
 ) -> Result<Option<CollectionSummary>, Error> {
+    let Shared { plan, worker, .. } = shared;
     let collection = id.info();
-    let before = api.stats();
     // Lines already streamed to stdout cannot be taken back, so there a doubt is final.
     let walks = if plan.output.destination == Destination::Stdout {
         1
@@ -111,13 +127,15 @@ async fn export_collection(
     let mut walk = 0;
     loop {
         walk += 1;
-        let bar = progress.collection(collection.name);
-        let (pages, drained) = worker.collection(id).await?;
-        let walked = pager::walk(api.clone(), collection, &plan.pager, &pages, &bar).await;
-        drop(pages);
-        // The writer's own failure explains a pager that found the channel closed.
-        drained.await.unwrap_or_else(|_| Err(sink::gone()))?;
-        let stats = match walked {
+        let bar = shared.progress.collection(collection.name);
+        worker.begin(id).await?;
+        let feed = Feed {
+            out: worker.pages(),
+            pages: &shared.pages,
+            ids: &shared.ids,
+            bar: &bar,
+        };
+        let stats = match pager::walk(shared.api.clone(), collection, &plan.pager, feed).await {
             Ok(stats) => stats,
             Err(err) if collection.optional_service && is_not_found(&err) => {
                 // Many hosts leave out demographics, gradebook or resources: say so, mark it absent.
@@ -138,19 +156,20 @@ async fn export_collection(
         let Some(doubt) = stats.doubt() else {
             let written = worker.finish(id).await?;
             bar.finish(&format!("{} records", stats.records));
-            let spent = api.stats() - before;
-            return Ok(Some(CollectionSummary {
+            let summary = CollectionSummary {
                 collection: id,
                 records: stats.records,
                 duplicates: stats.duplicates,
                 total: stats.total,
                 pages: stats.pages,
-                requests: spent.requests,
-                retries: spent.retries,
+                requests: stats.requests,
+                retries: stats.retries,
                 seconds: stats.elapsed.as_secs_f64(),
                 walks: walk,
                 written,
-            }));
+            };
+            summary.log();
+            return Ok(Some(summary));
         };
         bar.abandon("incomplete");
         worker.abandon(id).await?;

@@ -1,129 +1,120 @@
 //! The bridge from the async download to the blocking writers: a bundle owned by one blocking
-//! thread, fed pages over bounded channels, so disk work never stalls the runtime and a slow
-//! disk (or a slow `jq` on stdout) slows the download instead of filling memory.
+//! thread, fed over one bounded channel that every collection's pages share (each page names its
+//! collection), so disk work never stalls the runtime and a slow disk (or a slow `jq` on stdout)
+//! slows the download instead of filling memory.
+//!
+//! Commands travel on the same channel as pages, so "finish users" is handled after every users
+//! page sent before it. A write that fails ends the worker: the pagers find the channel closed,
+//! and [`SinkWorker::failure`] says why.
 
+use oneroster::CollectionId;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::export::{Bundle, CollectionOutput, ExportError, PublishReport};
-use crate::records::Page;
-use oneroster::CollectionId;
+use crate::pager::Passed;
 
-enum Command {
-    /// Write the pages of `id` until the page channel closes, then say how it went.
-    Collection {
-        id: CollectionId,
-        pages: mpsc::Receiver<Page>,
-        drained: oneshot::Sender<Result<(), ExportError>>,
-    },
-    Finish {
-        id: CollectionId,
-        reply: oneshot::Sender<Result<CollectionOutput, ExportError>>,
-    },
-    Abandon {
-        id: CollectionId,
-        reply: oneshot::Sender<Result<(), ExportError>>,
-    },
-    Publish {
-        reply: oneshot::Sender<Result<PublishReport, ExportError>>,
-    },
+type Reply<T> = oneshot::Sender<Result<T, ExportError>>;
+
+/// What the writer thread is asked to do.
+#[derive(Debug)]
+pub enum Msg {
+    Begin(CollectionId),
+    Page(Passed),
+    Finish(CollectionId, Reply<CollectionOutput>),
+    Abandon(CollectionId, Reply<()>),
+    Publish(Reply<PublishReport>),
 }
+
+impl From<Passed> for Msg {
+    fn from(passed: Passed) -> Msg {
+        Msg::Page(passed)
+    }
+}
+
+/// Messages buffered between the pagers and the writer (pages and commands together).
+const IN_CHANNEL: usize = 4;
 
 /// Handle to the writer thread. Dropping it (or `close`) drops the bundle, which removes staging.
 pub struct SinkWorker {
-    commands: mpsc::Sender<Command>,
-    thread: tokio::task::JoinHandle<()>,
+    tx: mpsc::Sender<Msg>,
+    thread: tokio::task::JoinHandle<Result<(), ExportError>>,
 }
-
-/// Pages buffered between the pager and the writer, per collection.
-const PAGES_IN_CHANNEL: usize = 2;
 
 impl SinkWorker {
     pub fn start(bundle: Bundle) -> SinkWorker {
-        let (commands, mut rx) = mpsc::channel::<Command>(2);
+        let (tx, mut rx) = mpsc::channel::<Msg>(IN_CHANNEL);
         let thread = tokio::task::spawn_blocking(move || {
             let mut bundle = bundle;
-            while let Some(command) = rx.blocking_recv() {
-                match command {
-                    Command::Collection {
-                        id,
-                        mut pages,
-                        drained,
-                    } => {
-                        let mut result = bundle.begin_collection(id);
-                        while result.is_ok() {
-                            match pages.blocking_recv() {
-                                Some(page) => result = bundle.write_page(&page),
-                                None => break,
-                            }
-                        }
-                        // Closing the receiver tells the pager to stop if writing failed.
-                        drop(pages);
-                        let _ = drained.send(result);
-                    }
-                    Command::Finish { id, reply } => {
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    Msg::Begin(id) => bundle.begin_collection(id)?,
+                    // The page's hold on the memory budget is paid back once it is written.
+                    Msg::Page(passed) => bundle.write_page(&passed.page)?,
+                    Msg::Finish(id, reply) => {
                         let _ = reply.send(bundle.finish_collection(id));
                     }
-                    Command::Abandon { id, reply } => {
+                    Msg::Abandon(id, reply) => {
                         let _ = reply.send(bundle.abandon_collection(id));
                     }
-                    Command::Publish { reply } => {
+                    Msg::Publish(reply) => {
                         let _ = reply.send(bundle.publish());
-                        return;
+                        return Ok(());
                     }
                 }
             }
             // The run ended without publishing: dropping the bundle removes its staging area.
+            Ok(())
         });
-        SinkWorker { commands, thread }
+        SinkWorker { tx, thread }
     }
 
-    /// Opens `id` for writing; returns the sender the pager feeds and a receiver that reports
-    /// once every page sent has been written (or writing failed).
-    pub async fn collection(
-        &self,
-        id: CollectionId,
-    ) -> Result<
-        (
-            mpsc::Sender<Page>,
-            oneshot::Receiver<Result<(), ExportError>>,
-        ),
-        ExportError,
-    > {
-        let (pages_tx, pages) = mpsc::channel(PAGES_IN_CHANNEL);
-        let (drained, drained_rx) = oneshot::channel();
-        self.send(Command::Collection { id, pages, drained })
-            .await?;
-        Ok((pages_tx, drained_rx))
+    /// The channel the pagers send into.
+    pub fn pages(&self) -> &mpsc::Sender<Msg> {
+        &self.tx
+    }
+
+    pub async fn begin(&self, id: CollectionId) -> Result<(), ExportError> {
+        self.send(Msg::Begin(id)).await
     }
 
     pub async fn finish(&self, id: CollectionId) -> Result<CollectionOutput, ExportError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Finish { id, reply }).await?;
+        self.send(Msg::Finish(id, reply)).await?;
         rx.await.unwrap_or_else(|_| Err(gone()))
     }
 
     pub async fn abandon(&self, id: CollectionId) -> Result<(), ExportError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Abandon { id, reply }).await?;
+        self.send(Msg::Abandon(id, reply)).await?;
         rx.await.unwrap_or_else(|_| Err(gone()))
     }
 
     pub async fn publish(self) -> Result<PublishReport, ExportError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Publish { reply }).await?;
+        self.send(Msg::Publish(reply)).await?;
         let result = rx.await.unwrap_or_else(|_| Err(gone()));
         let _ = self.thread.await;
         result
     }
 
+    /// Why the writer stopped, once it has: its error, for a run whose pager found the channel
+    /// closed. Ends the writer if it is still running.
+    pub async fn failure(self) -> ExportError {
+        drop(self.tx);
+        match self.thread.await {
+            Ok(Err(err)) => err,
+            _ => gone(),
+        }
+    }
+
     /// Ends the writer without publishing and waits until its staging area is gone.
     pub async fn close(self) {
-        drop(self.commands);
+        drop(self.tx);
         let _ = self.thread.await;
     }
 
-    async fn send(&self, command: Command) -> Result<(), ExportError> {
-        self.commands.send(command).await.map_err(|_| gone())
+    async fn send(&self, msg: Msg) -> Result<(), ExportError> {
+        self.tx.send(msg).await.map_err(|_| gone())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::export::{CollectionOutput, PublishReport};
+use crate::http::HostReport;
 use oneroster::CollectionId;
 
 /// One collection's figures.
@@ -47,6 +48,8 @@ impl CollectionSummary {
 pub struct RunSummary {
     pub collections: Vec<CollectionSummary>,
     pub output: PublishReport,
+    /// What the pacer found about each host.
+    pub hosts: Vec<HostReport>,
     pub tokens_fetched: u64,
     pub requests: u64,
     pub retries: u64,
@@ -85,6 +88,9 @@ impl RunSummary {
             self.retries,
             self.seconds
         );
+        for host in &self.hosts {
+            let _ = writeln!(out, "{host}");
+        }
         out
     }
 }

@@ -259,6 +259,30 @@ pub fn bundle_files(path: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// Asserts that two bundles (zips or folders) hold the same files with the same bytes, naming the
+/// first file and line that differ when they do not.
+#[track_caller]
+pub fn assert_same_bundle(got: &Path, want: &Path, what: &str) {
+    let (got, want) = (bundle_files(got), bundle_files(want));
+    let names = |files: &BTreeMap<String, Vec<u8>>| files.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&got), names(&want), "{what}: the files differ");
+    for (name, bytes) in &got {
+        if bytes != &want[name] {
+            let (g, w) = (
+                String::from_utf8_lossy(bytes),
+                String::from_utf8_lossy(&want[name]),
+            );
+            let line = g.lines().zip(w.lines()).position(|(a, b)| a != b);
+            panic!(
+                "{what}: {name} differs at line {}:\n got: {:?}\nwant: {:?}",
+                line.map_or(0, |l| l + 1),
+                line.and_then(|l| g.lines().nth(l)).unwrap_or("(end)"),
+                line.and_then(|l| w.lines().nth(l)).unwrap_or("(end)"),
+            );
+        }
+    }
+}
+
 /// manifest.csv as a map.
 pub fn manifest(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
     let table = Table::parse(&files["manifest.csv"]);

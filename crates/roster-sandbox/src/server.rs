@@ -522,14 +522,16 @@ async fn page(
     if let Some(response) = fault_response(&state, fault).await {
         return response;
     }
-    // Page-shape faults: a duplicate starts one record early; drift shifts the whole window.
+    // Page-shape faults: a duplicate starts one record early; drift shifts the whole window. Drift
+    // needs an earlier page to differ from: on a collection's first page, a record missing from a
+    // total that agrees is no fault a client could see, only a different district.
     let (first, last, shown_total) = match fault {
         Some(Fault::Duplicate) => (
             offset.saturating_sub(1),
             offset.saturating_add(limit),
             total,
         ),
-        Some(Fault::DriftDelete) => (
+        Some(Fault::DriftDelete) if offset > 0 => (
             offset + 1,
             offset.saturating_add(limit) + 1,
             total.saturating_sub(1),

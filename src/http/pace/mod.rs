@@ -321,7 +321,11 @@ impl Pacer {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let gate = self.state.lock().expect("pacer lock").try_go(Instant::now());
+            let gate = self
+                .state
+                .lock()
+                .expect("pacer lock")
+                .try_go(Instant::now());
             match gate {
                 Gate::Go => {
                     return Slot {

@@ -82,10 +82,7 @@ fn ietf(headers: &HeaderMap) -> Option<Announced> {
             continue;
         };
         // Quotas counted in bytes or concurrent requests are not request rates.
-        if params
-            .iter()
-            .any(|(k, v)| *k == "qu" && *v != "requests")
-        {
+        if params.iter().any(|(k, v)| *k == "qu" && *v != "requests") {
             continue;
         }
         let mut found = Announced {
@@ -186,7 +183,10 @@ mod tests {
     #[test]
     fn the_current_draft_names_policy_and_state() {
         let a = announced(&headers(&[
-            ("RateLimit-Policy", r#""burst";q=100;w=60, "daily";q=1000;w=86400"#),
+            (
+                "RateLimit-Policy",
+                r#""burst";q=100;w=60, "daily";q=1000;w=86400"#,
+            ),
             ("RateLimit", r#""burst";r=40;t=12, "daily";r=900;t=3600"#),
         ]))
         .unwrap();
@@ -236,13 +236,19 @@ mod tests {
     #[test]
     fn resets_in_every_form() {
         assert_eq!(reset_in("2.5"), Some(Duration::from_millis(2500)));
-        assert_eq!(reset_in("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            reset_in("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
         let ms = (jiff::Timestamp::now().as_millisecond() + 10_000).to_string();
         assert!(reset_in(&ms).unwrap() > Duration::from_secs(8));
         assert_eq!(reset_in("soon"), None);
         assert_eq!(announced(&HeaderMap::new()), None);
         assert_eq!(
-            announced(&headers(&[("RateLimit-Policy", r#""b";q=10;qu="content-bytes""#)])),
+            announced(&headers(&[(
+                "RateLimit-Policy",
+                r#""b";q=10;qu="content-bytes""#
+            )])),
             None
         );
     }

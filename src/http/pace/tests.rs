@@ -178,7 +178,10 @@ async fn without_a_limit_the_window_grows_to_its_ceiling_fast() {
         let took = started.elapsed().as_secs_f64();
         let floor = 506.0 * 0.05 / 16.0;
         let bound = if name == "tuned" { 1.15 } else { 1.3 * 1.15 };
-        assert!(took <= floor * bound, "{name}: {took:.2} s, floor {floor:.2} s");
+        assert!(
+            took <= floor * bound,
+            "{name}: {took:.2} s, floor {floor:.2} s"
+        );
     }
 }
 
@@ -195,7 +198,10 @@ async fn a_fixed_rate_is_never_exceeded() {
     // One at t = 0, then one every 200 ms for as long as the workers kept asking.
     let sent = host.ok.load(Ordering::Relaxed) as f64;
     let most = 1.0 + 5.0 * started.elapsed().as_secs_f64();
-    assert!(sent <= most && sent >= most - 2.0, "{sent} sent, at most {most}");
+    assert!(
+        sent <= most && sent >= most - 2.0,
+        "{sent} sent, at most {most}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
