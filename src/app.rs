@@ -127,6 +127,8 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
         Ok(summary) => {
             if !args.logging.quiet && style == LogStyle::Text {
                 progress.suspend(|| eprint!("{}", summary.table()));
+            } else {
+                summary.log_hosts();
             }
             let path = match &summary.output.path {
                 Some(path) => path.display().to_string(),
@@ -137,6 +139,7 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
                 records = summary.collections.iter().map(|c| c.records).sum::<u64>(),
                 requests = summary.requests,
                 retries = summary.retries,
+                rate_limited = summary.rate_limited,
                 seconds = (summary.seconds * 1000.0).round() / 1000.0,
                 "wrote {path}"
             );

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use crate::auth::{AuthKind, ClientAuth, RefreshTokenGrant, SignatureMethod};
 use crate::env_vars as env;
-use crate::export::{Format, ShrinkLimit};
+use crate::export::{Format, OutputOptions, ShrinkLimit};
 use crate::http::{HttpSettings, Limit, PaceSettings, RetryPolicy};
 use crate::logging::LogFormat;
 use crate::pager::PagerSettings;
@@ -334,6 +334,9 @@ pub struct ExportArgs {
     /// records (consumers treat missing rows as deletions): a percentage, or `off`.
     #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, help_heading = "Output")]
     pub max_shrink: Option<ShrinkLimit>,
+    /// Deflate level of a .zip output: 0 stores, 1 is fast, 9 is smallest.
+    #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9), help_heading = "Output")]
+    pub zip_level: Option<u32>,
 
     /// When a collection does not add up even after walking it again, publish the complete ones
     /// and mark it absent instead of failing the run.
@@ -398,6 +401,7 @@ pub fn command() -> clap::Command {
         ("concurrency", pace.concurrency.to_string()),
         ("format", Format::default().to_string()),
         ("max_shrink", ShrinkLimit::default().to_string()),
+        ("zip_level", OutputOptions::DEFAULT_ZIP_LEVEL.to_string()),
     ];
     let mut command = Cli::command();
     for (id, value) in defaults {
@@ -541,6 +545,7 @@ impl ExportArgs {
             include_passwords: flag(self.include_passwords),
             system_code: self.system_code.clone(),
             max_shrink: self.max_shrink,
+            zip_level: self.zip_level,
             allow_partial: flag(self.allow_partial),
             page_size: self.page_size,
             concurrency: self.concurrency,

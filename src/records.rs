@@ -1,12 +1,13 @@
 //! A page of records as the server sent it: the body bytes, parsed once, with each record kept as
 //! its raw JSON text. JSON and NDJSON pass records through; CSV reads them through borrowed views.
 
+use std::fmt;
 use std::ops::Range;
 
 use bytes::Bytes;
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use std::collections::HashMap;
 
 use oneroster::{Collection, CollectionId};
 
@@ -56,38 +57,41 @@ struct IdOnly<'a> {
 }
 
 impl Page {
-    /// Splits a 200 body into records. The documented response key comes first, then the
-    /// alternates real servers use; a body with neither is an error, never an empty page.
+    /// Splits a 200 body into records in one pass: the member holding them is split into raw
+    /// records as it is read, every other member skipped. The documented response key comes
+    /// first, then the alternates real servers use; a body with neither is an error, never an
+    /// empty page.
     pub fn parse(collection: &Collection, offset: u64, body: Bytes) -> Result<Page, PageError> {
         let (records, ids, found_under) = {
-            let top: HashMap<&str, &RawValue> =
-                serde_json::from_slice(&body).map_err(PageError::InvalidJson)?;
-            let (key, raw) = match top.get(collection.response_key) {
-                Some(raw) => (None, *raw),
-                None => collection
-                    .alternate_keys
-                    .iter()
-                    .find_map(|k| top.get(k).map(|raw| (Some(k.to_string()), *raw)))
-                    .ok_or_else(|| {
-                        let mut members: Vec<&str> = top.keys().copied().collect();
-                        members.sort_unstable();
-                        PageError::MissingKey {
-                            key: collection.response_key,
-                            members: if members.is_empty() {
-                                "none".to_string()
-                            } else {
-                                members.join(", ")
-                            },
-                        }
-                    })?,
+            let mut top = Top {
+                keys: collection,
+                found: None,
+                members: Vec::new(),
+                reading: None,
             };
-            let items: Vec<&RawValue> =
-                serde_json::from_str(raw.get()).map_err(|source| PageError::NotAnArray {
-                    key: key
-                        .clone()
-                        .unwrap_or_else(|| collection.response_key.to_string()),
-                    source,
-                })?;
+            let mut de = serde_json::Deserializer::from_slice(&body);
+            let read =
+                serde::Deserializer::deserialize_map(&mut de, &mut top).and_then(|()| de.end());
+            if let Err(e) = read {
+                return Err(match (top.reading, e.classify()) {
+                    (Some(key), serde_json::error::Category::Data) => {
+                        PageError::NotAnArray { key, source: e }
+                    }
+                    _ => PageError::InvalidJson(e),
+                });
+            }
+            let Some((key, items)) = top.found else {
+                let mut members = top.members;
+                members.sort_unstable();
+                return Err(PageError::MissingKey {
+                    key: collection.response_key,
+                    members: if members.is_empty() {
+                        "none".to_string()
+                    } else {
+                        members.join(", ")
+                    },
+                });
+            };
             let base = body.as_ptr() as usize;
             let span = |s: &str| {
                 let start = s.as_ptr() as usize - base;
@@ -106,19 +110,26 @@ impl Page {
                 if !text.starts_with('{') {
                     return Err(PageError::NotAnObject { index });
                 }
-                let id: IdOnly =
-                    serde_json::from_str(text).map_err(|_| PageError::NotAnObject { index })?;
+                let id = match scan_sourced_id(text) {
+                    Scan::Found(id) => Some(id),
+                    Scan::Absent => None,
+                    Scan::Unsure => {
+                        let id: IdOnly = serde_json::from_str(text)
+                            .map_err(|_| PageError::NotAnObject { index })?;
+                        id.sourced_id
+                            .map(|raw| raw.get())
+                            .and_then(|t| t.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
+                    }
+                };
                 let id = id
-                    .sourced_id
-                    .map(|raw| raw.get())
-                    .and_then(|t| t.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
                     .map(str::trim)
                     .filter(|t| !t.is_empty())
                     .ok_or(PageError::MissingSourcedId { index })?;
                 records.push(span(text));
                 ids.push(span(id));
             }
-            (records, ids, key)
+            let found_under = (key != collection.response_key).then(|| key.to_string());
+            (records, ids, found_under)
         };
         Ok(Page {
             collection: collection.id,
@@ -170,6 +181,181 @@ impl Page {
 
     fn text(&self, r: &Range<usize>) -> &str {
         slice(&self.body, r)
+    }
+}
+
+/// The top of a page body, read as a map: the records of the first wanted member, and the names
+/// of all members (for the message when none is wanted).
+struct Top<'a, 'c> {
+    keys: &'c Collection,
+    found: Option<(&'c str, Vec<&'a RawValue>)>,
+    members: Vec<String>,
+    /// The member being split, for a message when it is not an array.
+    reading: Option<String>,
+}
+
+impl<'de: 'a, 'a, 'c> Visitor<'de> for &mut Top<'a, 'c> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object holding an array of records")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let c = self.keys;
+            let wanted = std::iter::once(c.response_key)
+                .chain(c.alternate_keys.iter().copied())
+                .position(|k| k == name);
+            // The documented key wins over an alternate met earlier.
+            let better = match (&self.found, wanted) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some((k, _)), Some(w)) => *k != c.response_key && w == 0,
+            };
+            if better {
+                let key = std::iter::once(c.response_key)
+                    .chain(c.alternate_keys.iter().copied())
+                    .nth(wanted.unwrap_or(0))
+                    .unwrap_or(c.response_key);
+                self.reading = Some(key.to_string());
+                let mut items = Vec::new();
+                map.next_value_seed(Elements(&mut items))?;
+                self.reading = None;
+                self.found = Some((key, items));
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+            self.members.push(name.into_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Appends the raw elements of a JSON array.
+struct Elements<'v, 'a>(&'v mut Vec<&'a RawValue>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for Elements<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for Elements<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        while let Some(e) = seq.next_element::<&'de RawValue>()? {
+            self.0.push(e);
+        }
+        Ok(())
+    }
+}
+
+/// What a quick look for a record's top-level `sourcedId` found.
+#[derive(Debug, PartialEq)]
+enum Scan<'a> {
+    /// Its string value as written (escapes left in).
+    Found(&'a str),
+    /// No such member with a string value.
+    Absent,
+    /// A member name has escapes: let the JSON parser decide.
+    Unsure,
+}
+
+/// Finds the top-level `sourcedId` of a record that has already been read as valid JSON, without
+/// parsing it again: members are skipped byte-wise, and hosts usually put `sourcedId` first.
+fn scan_sourced_id(record: &str) -> Scan<'_> {
+    let b = record.as_bytes();
+    let ws = |mut i: usize| {
+        while b.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0) + 1; // past `{`
+    loop {
+        i = ws(i);
+        if b.get(i) != Some(&b'"') {
+            return Scan::Absent; // `}`: no more members
+        }
+        let key_end = string_end(b, i);
+        let Some(key) = b.get(i + 1..key_end.saturating_sub(1)) else {
+            return Scan::Unsure;
+        };
+        if key.contains(&b'\\') {
+            return Scan::Unsure;
+        }
+        i = ws(ws(key_end) + 1); // past `:`
+        if key == b"sourcedId" {
+            return match b.get(i) {
+                Some(b'"') => record
+                    .get(i + 1..string_end(b, i).saturating_sub(1))
+                    .map_or(Scan::Unsure, Scan::Found),
+                _ => Scan::Absent,
+            };
+        }
+        i = ws(value_end(b, i));
+        if b.get(i) != Some(&b',') {
+            return Scan::Absent;
+        }
+        i += 1;
+    }
+}
+
+/// The index just past the string starting at `b[i]` (a quote).
+fn string_end(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while let Some(k) = memchr::memchr2(b'"', b'\\', &b[j..]) {
+        if b[j + k] == b'\\' {
+            j += k + 2;
+        } else {
+            return j + k + 1;
+        }
+    }
+    b.len()
+}
+
+/// The index just past the value starting at `b[i]`.
+fn value_end(b: &[u8], mut i: usize) -> usize {
+    match b.get(i) {
+        Some(b'"') => string_end(b, i),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            while let Some(&c) = b.get(i) {
+                match c {
+                    b'"' => {
+                        i = string_end(b, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            i
+        }
+        _ => {
+            while b
+                .get(i)
+                .is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace())
+            {
+                i += 1;
+            }
+            i
+        }
     }
 }
 
@@ -286,6 +472,49 @@ mod tests {
             page.records().next().unwrap(),
             r#"{"sourcedId":"a","x":{"y":[1]},"enabledUser":"t"}"#
         );
+    }
+
+    #[test]
+    fn the_sourced_id_is_found_wherever_it_stands() {
+        for (record, want) in [
+            (r#"{"sourcedId":"a1","x":1}"#, Scan::Found("a1")),
+            (
+                r#"{ "user" : {"sourcedId":"nested"}, "tags":["}",{"a":"]"}], "n": -1.5e3, "sourcedId" : "top\"1" }"#,
+                Scan::Found(r#"top\"1"#),
+            ),
+            (r#"{"a":"\"sourcedId\":\"no\""}"#, Scan::Absent),
+            (r#"{"sourcedId":null}"#, Scan::Absent),
+            ("{}", Scan::Absent),
+            (r#"{"source\u0064Id":"esc"}"#, Scan::Unsure),
+        ] {
+            assert_eq!(scan_sourced_id(record), want, "{record}");
+        }
+        // The escaped name still counts, through the full parser.
+        let page = Page::parse(
+            users(),
+            0,
+            Bytes::from_static(br#"{"users":[{"source\u0064Id":"esc"}]}"#),
+        )
+        .unwrap();
+        assert_eq!(page.sourced_id(0), "esc");
+    }
+
+    #[test]
+    fn one_pass_finds_the_documented_key_before_an_alternate() {
+        let page = Page::parse(
+            users(),
+            0,
+            Bytes::from_static(
+                br#"{"statusInfoSet":[],"students":[{"sourcedId":"s"}],"users":[{"sourcedId":"u"}]}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (page.sourced_id(0), page.found_under.as_deref()),
+            ("u", None)
+        );
+        let err = Page::parse(users(), 0, Bytes::from_static(br#"{"users":[1,"#)).unwrap_err();
+        assert!(matches!(err, PageError::InvalidJson(_)), "{err}");
     }
 
     #[test]

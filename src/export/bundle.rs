@@ -404,7 +404,7 @@ impl Bundle {
         let warnings = match target.shape {
             Shape::Folder => target.publish_folder(dir, existed)?,
             Shape::Zip => target
-                .publish_zip(dir.path(), &entries)
+                .publish_zip(dir.path(), &entries, options.zip_level)
                 .map(|()| Vec::new())?,
             Shape::File => target
                 .publish_file(&dir.path().join(&target.name))

@@ -268,7 +268,12 @@ impl Target {
     /// Zips `entries` (names in `dir`, in the order given) into a private temporary file beside the
     /// target, then renames it over the target. Entries carry a fixed timestamp and mode, so the
     /// same input gives the same bytes.
-    pub fn publish_zip(&self, dir: &Path, entries: &[String]) -> Result<(), ExportError> {
+    pub fn publish_zip(
+        &self,
+        dir: &Path,
+        entries: &[String],
+        level: u32,
+    ) -> Result<(), ExportError> {
         let prefix = self.sibling(".staging-");
         let mut tmp = tempfile::Builder::new()
             .prefix(&prefix)
@@ -289,8 +294,13 @@ impl Target {
                     .metadata()
                     .map_err(ExportError::io("reading", &path))?
                     .len();
+                let (method, level) = match level {
+                    0 => (CompressionMethod::Stored, None),
+                    n => (CompressionMethod::Deflated, Some(i64::from(n.min(9)))),
+                };
                 let options = SimpleFileOptions::default()
-                    .compression_method(CompressionMethod::Deflated)
+                    .compression_method(method)
+                    .compression_level(level)
                     .last_modified_time(zip::DateTime::default())
                     .unix_permissions(0o600)
                     .large_file(len >= u64::from(u32::MAX));

@@ -29,6 +29,7 @@ fn opts(format: Format, path: &Path) -> OutputOptions {
         system_name: "roster-export".to_string(),
         system_code: None,
         max_shrink: None,
+        zip_level: 6,
     }
 }
 

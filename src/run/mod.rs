@@ -57,6 +57,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
         tokens_fetched: stats.tokens_fetched,
         requests: stats.requests,
         retries: stats.retries,
+        rate_limited: stats.rate_limited,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -53,10 +53,28 @@ pub struct RunSummary {
     pub tokens_fetched: u64,
     pub requests: u64,
     pub retries: u64,
+    /// Replies that asked the run to slow down (429, 503, a quota 403).
+    pub rate_limited: u64,
     pub seconds: f64,
 }
 
 impl RunSummary {
+    /// One log line per host with what its pacer found, so a user can pin it in a profile.
+    pub fn log_hosts(&self) {
+        for host in &self.hosts {
+            tracing::info!(
+                host = %host.origin,
+                rate = host.rate.map(|r| (r * 10.0).round() / 10.0),
+                announced = host.announced,
+                concurrency = host.concurrency,
+                peak_in_flight = host.peak_in_flight,
+                requests = host.requests,
+                asked_to_slow_down = host.pushbacks,
+                "{host}"
+            );
+        }
+    }
+
     /// The end-of-run table for a person reading stderr.
     pub fn table(&self) -> String {
         let mut out = String::new();

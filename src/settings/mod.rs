@@ -159,6 +159,8 @@ settings! {
     include_passwords: bool,
     system_code: String,
     max_shrink: ShrinkLimit,
+    /// Deflate level of a zip output, 0 to 9.
+    zip_level: u32,
     allow_partial: bool,
 }
 

@@ -75,6 +75,7 @@ pub struct Profile {
     pub include_passwords: Option<bool>,
     pub system_code: Option<String>,
     pub max_shrink: Option<ShrinkLimit>,
+    pub zip_level: Option<u32>,
     pub allow_partial: Option<bool>,
 }
 
@@ -271,6 +272,7 @@ impl Loaded {
             include_passwords: p.include_passwords,
             system_code: p.system_code.clone(),
             max_shrink: p.max_shrink,
+            zip_level: p.zip_level,
             allow_partial: p.allow_partial,
         })
     }

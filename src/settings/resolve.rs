@@ -409,6 +409,10 @@ fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
         system_name: "roster-export".to_string(),
         system_code: settings.system_code.clone(),
         max_shrink: settings.max_shrink.unwrap_or_default().0,
+        zip_level: settings
+            .zip_level
+            .unwrap_or(OutputOptions::DEFAULT_ZIP_LEVEL)
+            .min(9),
     })
 }
 
