@@ -108,8 +108,27 @@ async fn with_demo<T>(
     result
 }
 
+/// Writes the `--summary-json` document: a temporary file beside it, renamed over it.
+fn write_summary(path: &std::path::Path, doc: &serde_json::Value) {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let written = tempfile::NamedTempFile::new_in(dir).and_then(|mut tmp| {
+        use std::io::Write as _;
+        serde_json::to_writer_pretty(&mut tmp, doc)?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map(drop).map_err(|e| e.error)
+    });
+    if let Err(e) = written {
+        tracing::warn!("could not write --summary-json {}: {e}", path.display());
+    }
+}
+
 /// `roster-export [options]`: one export run.
 pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
+    let started = std::time::Instant::now();
     let (style, progress) = start_logging(&args.logging, true);
     if secret_on_command_line {
         tracing::warn!(
@@ -123,6 +142,18 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
         run::run(config, progress.clone()).await
     })
     .await;
+    if let Some(path) = &args.summary_json {
+        let doc = match &result {
+            Ok(summary) => summary.to_json(),
+            Err(err) => run::failure_json(
+                run::Mode::Full,
+                err.exit_code(),
+                &err.to_string(),
+                started.elapsed().as_secs_f64(),
+            ),
+        };
+        write_summary(path, &doc);
+    }
     match result {
         Ok(summary) => {
             if !args.logging.quiet && style == LogStyle::Text {
@@ -136,7 +167,7 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
             };
             tracing::info!(
                 path = %path,
-                records = summary.collections.iter().map(|c| c.records).sum::<u64>(),
+                records = summary.records(),
                 requests = summary.requests,
                 retries = summary.retries,
                 rate_limited = summary.rate_limited,

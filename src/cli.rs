@@ -338,6 +338,11 @@ pub struct ExportArgs {
     #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9), help_heading = "Output")]
     pub zip_level: Option<u32>,
 
+    /// Also write what the run did (records, requests, what changed per collection, the exit code)
+    /// as JSON to this file, whether it succeeded or not.
+    #[arg(long, value_name = "FILE", env = env::SUMMARY_JSON, help_heading = "Output")]
+    pub summary_json: Option<PathBuf>,
+
     /// When a collection does not add up even after walking it again, publish the complete ones
     /// and mark it absent instead of failing the run.
     #[arg(long, env = env::ALLOW_PARTIAL, help_heading = "Output")]

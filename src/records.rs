@@ -110,20 +110,8 @@ impl Page {
                 if !text.starts_with('{') {
                     return Err(PageError::NotAnObject { index });
                 }
-                let id = match scan_sourced_id(text) {
-                    Scan::Found(id) => Some(id),
-                    Scan::Absent => None,
-                    Scan::Unsure => {
-                        let id: IdOnly = serde_json::from_str(text)
-                            .map_err(|_| PageError::NotAnObject { index })?;
-                        id.sourced_id
-                            .map(|raw| raw.get())
-                            .and_then(|t| t.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
-                    }
-                };
-                let id = id
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
+                let id = sourced_id(text)
+                    .map_err(|()| PageError::NotAnObject { index })?
                     .ok_or(PageError::MissingSourcedId { index })?;
                 records.push(span(text));
                 ids.push(span(id));
@@ -256,6 +244,27 @@ impl<'de: 'a, 'a> Visitor<'de> for Elements<'_, 'a> {
         }
         Ok(())
     }
+}
+
+/// The top-level sourcedId of a record's JSON (trimmed, escapes as written), if it has one.
+pub fn top_level_sourced_id(record: &str) -> Option<&str> {
+    sourced_id(record).ok().flatten()
+}
+
+/// The sourcedId of a record, found by a byte scan or, when names have escapes, by the parser;
+/// `Err` when the parser finds no object.
+fn sourced_id(record: &str) -> Result<Option<&str>, ()> {
+    let id = match scan_sourced_id(record) {
+        Scan::Found(id) => Some(id),
+        Scan::Absent => None,
+        Scan::Unsure => {
+            let id: IdOnly = serde_json::from_str(record).map_err(|_| ())?;
+            id.sourced_id
+                .map(|raw| raw.get())
+                .and_then(|t| t.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
+        }
+    };
+    Ok(id.map(str::trim).filter(|t| !t.is_empty()))
 }
 
 /// What a quick look for a record's top-level `sourcedId` found.

@@ -380,6 +380,8 @@ impl Bundle {
                         format: options.format,
                         files: Vec::new(),
                         absent: Vec::new(),
+                        changes: Default::default(),
+                        replaced: false,
                         collections: finished,
                         warnings: Vec::new(),
                     });
@@ -398,8 +400,13 @@ impl Bundle {
         }
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
+        let comparison = if existed {
+            super::changes::compare(&target, dir.path(), &files, options.format)?
+        } else {
+            Default::default()
+        };
         if let (true, Some(limit)) = (existed, options.max_shrink) {
-            super::shrink::check(&target, &files, limit)?;
+            super::shrink::check(&target, &files, &comparison.previous, limit)?;
         }
         let warnings = match target.shape {
             Shape::Folder => target.publish_folder(dir, existed)?,
@@ -415,6 +422,8 @@ impl Bundle {
             format: options.format,
             files,
             absent,
+            changes: comparison.changes,
+            replaced: existed,
             collections: finished,
             warnings,
         })

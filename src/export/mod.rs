@@ -24,6 +24,7 @@
 //! - NDJSON on stdout cannot take back the lines of an abandoned collection; in a file it can.
 
 mod bundle;
+mod changes;
 mod csv_rows;
 mod error;
 mod fields;
@@ -37,6 +38,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use bundle::Bundle;
+pub use changes::Changes;
 pub use error::ExportError;
 pub use shrink::{MaxShrink, ShrinkLimit};
 
@@ -123,6 +125,10 @@ pub struct PublishReport {
     pub files: Vec<FileRows>,
     /// CSV files the manifest lists as `absent`.
     pub absent: Vec<CsvFile>,
+    /// What changed per collection against the output replaced; empty when there was none.
+    pub changes: std::collections::BTreeMap<CollectionId, Changes>,
+    /// Whether an earlier output was replaced.
+    pub replaced: bool,
     /// Every finished collection, in the order they were written.
     pub collections: Vec<CollectionOutput>,
     /// Things that went wrong after the output was safely in place (e.g. an old copy that could

@@ -3,15 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
-
-use serde::Deserializer as _;
-use serde::de::{IgnoredAny, SeqAccess, Visitor};
 
 use super::FileRows;
 use super::error::ExportError;
-use super::staging::{Shape, Target};
+use super::staging::Target;
 
 /// How far a file may shrink before publishing is refused, in percent of its old size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,18 +75,16 @@ impl MaxShrink {
     }
 }
 
-/// Refuses when a file of this run holds far fewer records than the same file at the target.
+/// Refuses when a file of this run holds far fewer records than the same file at the target
+/// held (`previous`: records per file name).
 pub(super) fn check(
     target: &Target,
     new: &[FileRows],
+    previous: &BTreeMap<String, u64>,
     limit: MaxShrink,
 ) -> Result<(), ExportError> {
-    if !target.path.exists() {
-        return Ok(());
-    }
-    let old = previous_counts(target)?;
     for file in new {
-        let Some(&before) = old.get(&file.name) else {
+        let Some(&before) = previous.get(&file.name) else {
             continue;
         };
         if limit.exceeded(before, file.rows) {
@@ -105,109 +98,6 @@ pub(super) fn check(
         }
     }
     Ok(())
-}
-
-/// Records per file in the output at the target: CSV data rows, JSON array elements, or (for an
-/// NDJSON file) lines per collection, keyed like [`FileRows::name`].
-fn previous_counts(target: &Target) -> Result<BTreeMap<String, u64>, ExportError> {
-    let path = &target.path;
-    let mut counts = BTreeMap::new();
-    match target.shape {
-        Shape::Folder => {
-            for entry in std::fs::read_dir(path).map_err(ExportError::io("reading", path))? {
-                let entry = entry.map_err(ExportError::io("reading", path))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let file =
-                    File::open(entry.path()).map_err(ExportError::io("reading", entry.path()))?;
-                if let Some(n) = count(&name, file)
-                    .map_err(ExportError::io("counting the records of", entry.path()))?
-                {
-                    counts.insert(name, n);
-                }
-            }
-        }
-        Shape::Zip => {
-            let file = File::open(path).map_err(ExportError::io("reading", path))?;
-            let mut zip = zip::ZipArchive::new(file).map_err(|source| ExportError::Zip {
-                path: path.clone(),
-                source,
-            })?;
-            for i in 0..zip.len() {
-                let entry = zip.by_index(i).map_err(|source| ExportError::Zip {
-                    path: path.clone(),
-                    source,
-                })?;
-                let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
-                let shown = path.join(&name);
-                if let Some(n) = count(&name, entry)
-                    .map_err(ExportError::io("counting the records of", &shown))?
-                {
-                    counts.insert(name, n);
-                }
-            }
-        }
-        Shape::File => {
-            // One NDJSON stream: compare it as a whole.
-            let file = File::open(path).map_err(ExportError::io("reading", path))?;
-            let lines = BufReader::new(file)
-                .lines()
-                .try_fold(0u64, |n, line| line.map(|_| n + 1));
-            let name = target.name.to_string_lossy().into_owned();
-            counts.insert(
-                name,
-                lines.map_err(ExportError::io("counting the lines of", path))?,
-            );
-        }
-    }
-    Ok(counts)
-}
-
-/// Counts the records of one bundle file by its name; `None` for files that hold no records.
-fn count(name: &str, reader: impl Read) -> io::Result<Option<u64>> {
-    if name == "manifest.csv" {
-        return Ok(None);
-    }
-    if name.ends_with(".csv") {
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(reader);
-        let mut record = csv::ByteRecord::new();
-        let mut n = 0;
-        while csv
-            .read_byte_record(&mut record)
-            .map_err(io::Error::other)?
-        {
-            n += 1;
-        }
-        return Ok(Some(n));
-    }
-    if name.ends_with(".json") {
-        let mut de = serde_json::Deserializer::from_reader(BufReader::new(reader));
-        let n = de
-            .deserialize_seq(CountElements)
-            .map_err(io::Error::other)?;
-        return Ok(Some(n));
-    }
-    Ok(None)
-}
-
-/// Counts a JSON array's elements without keeping them.
-struct CountElements;
-
-impl<'de> Visitor<'de> for CountElements {
-    type Value = u64;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        let mut n = 0;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            n += 1;
-        }
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
@@ -231,20 +121,5 @@ mod tests {
         assert_eq!("OFF".parse(), Ok(ShrinkLimit(None)));
         assert!("101".parse::<ShrinkLimit>().is_err());
         assert_eq!(ShrinkLimit::default().to_string(), "50");
-    }
-
-    #[test]
-    fn counts_csv_rows_and_json_elements() {
-        let csv = b"sourcedId,title\r\na,\"x,\r\ny\"\r\nb,z\r\n";
-        assert_eq!(count("classes.csv", &csv[..]).unwrap(), Some(2));
-        assert_eq!(
-            count("users.json", &b"[\n{\"a\":[1,2]},\n{}\n]\n"[..]).unwrap(),
-            Some(2)
-        );
-        assert_eq!(
-            count("manifest.csv", &b"propertyName,value\r\n"[..]).unwrap(),
-            None
-        );
-        assert!(count("users.json", &b"{\"not\":\"an array\"}"[..]).is_err());
     }
 }

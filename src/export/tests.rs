@@ -875,6 +875,43 @@ fn collections_written_at_once_give_the_bytes_of_one_after_another() {
 }
 
 #[test]
+fn replacing_a_bundle_reports_what_changed_per_collection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b.zip");
+    let first = export(
+        &opts(Format::Csv, &out),
+        &[
+            (Orgs, ORG),
+            (
+                Users,
+                r#"{"sourcedId":"u1","givenName":"A"},{"sourcedId":"u2","givenName":"B"},{"sourcedId":"u3","givenName":"C"}"#,
+            ),
+        ],
+    );
+    assert!(!first.replaced && first.changes.is_empty());
+    let second = export(
+        &opts(Format::Csv, &out),
+        &[
+            (Orgs, ORG),
+            (
+                Users,
+                r#"{"sourcedId":"u1","givenName":"A"},{"sourcedId":"u2","givenName":"Bea"},{"sourcedId":"u4","givenName":"D"}"#,
+            ),
+        ],
+    );
+    assert!(second.replaced);
+    assert_eq!(
+        second.changes[&Users],
+        Changes {
+            added: 1,
+            removed: 1,
+            changed: 1
+        }
+    );
+    assert_eq!(second.changes[&Orgs], Changes::default());
+}
+
+#[test]
 fn broken_pipes_are_recognised() {
     let pipe = ExportError::Stdout {
         source: std::io::ErrorKind::BrokenPipe.into(),

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use oneroster::CollectionId;
 
-pub use summary::{CollectionSummary, RunSummary};
+pub use summary::{CollectionSummary, Mode, RunSummary, failure_json};
 
 use crate::api::{ApiClient, ApiError};
 use crate::auth::Authorizer;
@@ -51,6 +51,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     let (collections, output) = outcome?;
     let stats = api.stats();
     Ok(RunSummary {
+        mode: Mode::Full,
         collections,
         output,
         hosts: transport.pacing(),

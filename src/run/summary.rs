@@ -1,10 +1,13 @@
-//! What a run did, per collection: for the log while it runs and a table at the end.
+//! What a run did, per collection and per host: a log line while it runs, a table at the end, and
+//! the `--summary-json` document scripts read (its field names are relied on).
 
 use std::fmt::Write as _;
 
-use crate::export::{CollectionOutput, PublishReport};
-use crate::http::HostReport;
 use oneroster::CollectionId;
+use serde_json::{Value, json};
+
+use crate::export::{Changes, CollectionOutput, PublishReport};
+use crate::http::HostReport;
 
 /// One collection's figures.
 #[derive(Debug)]
@@ -17,7 +20,7 @@ pub struct CollectionSummary {
     /// The server's `X-Total-Count`, when it sent one.
     pub total: Option<u64>,
     pub pages: u64,
-    /// Requests sent for this collection, retries and token requests included.
+    /// Requests sent for this collection's pages, retries included.
     pub requests: u64,
     pub retries: u64,
     pub seconds: f64,
@@ -43,9 +46,26 @@ impl CollectionSummary {
     }
 }
 
+/// Whether a run pulled everything or only what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Full,
+    Incremental,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Incremental => "incremental",
+        }
+    }
+}
+
 /// The whole run.
 #[derive(Debug)]
 pub struct RunSummary {
+    pub mode: Mode,
     pub collections: Vec<CollectionSummary>,
     pub output: PublishReport,
     /// What the pacer found about each host.
@@ -58,7 +78,22 @@ pub struct RunSummary {
     pub seconds: f64,
 }
 
+fn seconds(s: f64) -> f64 {
+    (s * 1000.0).round() / 1000.0
+}
+
 impl RunSummary {
+    /// What changed in `c` against the output replaced, when one was.
+    pub fn changes(&self, c: CollectionId) -> Option<Changes> {
+        self.output
+            .replaced
+            .then(|| self.output.changes.get(&c).copied().unwrap_or_default())
+    }
+
+    pub fn records(&self) -> u64 {
+        self.collections.iter().map(|c| c.records).sum()
+    }
+
     /// One log line per host with what its pacer found, so a user can pin it in a profile.
     pub fn log_hosts(&self) {
         for host in &self.hosts {
@@ -78,13 +113,18 @@ impl RunSummary {
     /// The end-of-run table for a person reading stderr.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
+        let replaced = self.output.replaced;
+        let _ = write!(
             out,
             "{:<18}{:>10}{:>8}{:>10}{:>9}{:>9}",
             "collection", "records", "pages", "requests", "retries", "seconds"
         );
+        if replaced {
+            let _ = write!(out, "{:>9}{:>9}{:>9}", "added", "removed", "changed");
+        }
+        out.push('\n');
         for c in &self.collections {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "{:<18}{:>10}{:>8}{:>10}{:>9}{:>9.2}",
                 c.collection.name(),
@@ -94,13 +134,16 @@ impl RunSummary {
                 c.retries,
                 c.seconds
             );
+            if let Some(d) = self.changes(c.collection) {
+                let _ = write!(out, "{:>9}{:>9}{:>9}", d.added, d.removed, d.changed);
+            }
+            out.push('\n');
         }
-        let records: u64 = self.collections.iter().map(|c| c.records).sum();
         let _ = writeln!(
             out,
             "{:<18}{:>10}{:>8}{:>10}{:>9}{:>9.2}",
             "total",
-            records,
+            self.records(),
             self.collections.iter().map(|c| c.pages).sum::<u64>(),
             self.requests,
             self.retries,
@@ -111,4 +154,69 @@ impl RunSummary {
         }
         out
     }
+
+    /// The `--summary-json` document of a run that published.
+    pub fn to_json(&self) -> Value {
+        let collections: serde_json::Map<String, Value> = self
+            .collections
+            .iter()
+            .map(|c| {
+                let changes = self.changes(c.collection);
+                let mut entry = json!({
+                    "records": c.records,
+                    "requests": c.requests,
+                    "retries": c.retries,
+                    "pages": c.pages,
+                    "walks": c.walks,
+                    "seconds": seconds(c.seconds),
+                    "added": changes.map(|d| d.added),
+                    "removed": changes.map(|d| d.removed),
+                    "changed": changes.map(|d| d.changed),
+                });
+                if let Some(total) = c.total {
+                    entry["total"] = total.into();
+                }
+                (c.collection.name().to_string(), entry)
+            })
+            .collect();
+        let hosts: Vec<Value> = self
+            .hosts
+            .iter()
+            .map(|h| {
+                json!({
+                    "origin": h.origin,
+                    "rate": h.rate.map(|r| (r * 10.0).round() / 10.0),
+                    "announced": h.announced,
+                    "concurrency": h.concurrency,
+                    "peak_in_flight": h.peak_in_flight,
+                    "requests": h.requests,
+                    "asked_to_slow_down": h.pushbacks,
+                })
+            })
+            .collect();
+        json!({
+            "mode": self.mode.name(),
+            "exit_code": 0,
+            "output": self.output.path.as_ref().map(|p| p.display().to_string()),
+            "records": self.records(),
+            "requests": self.requests,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "tokens_fetched": self.tokens_fetched,
+            "seconds": seconds(self.seconds),
+            "collections": collections,
+            "hosts": hosts,
+        })
+    }
+}
+
+/// The `--summary-json` document of a run that failed: its exit code and error.
+pub fn failure_json(mode: Mode, exit_code: u8, error: &str, seconds_taken: f64) -> Value {
+    json!({
+        "mode": mode.name(),
+        "exit_code": exit_code,
+        "error": error,
+        "seconds": seconds(seconds_taken),
+        "collections": {},
+    })
 }

@@ -15,4 +15,5 @@ mod roster_csv;
 mod safety;
 mod security;
 mod signing;
+mod summary;
 mod tls;
