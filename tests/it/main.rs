@@ -16,3 +16,4 @@ mod safety;
 mod security;
 mod signing;
 mod tls;
+mod validate;
