@@ -3,7 +3,6 @@
 //! sourcedIds for the repeat check. Nothing but id hashes outlives a row.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use csv::StringRecord;
 use oneroster::{ColumnType, CsvFile, Required};
@@ -118,13 +117,11 @@ fn header(
 
 /// The sourcedIds of a file others point into, each once, and those that repeat.
 pub(super) fn ids(source: &mut Source, file: CsvFile) -> Result<(IdSet, Repeats), ValidateError> {
-    let mut rows = Rows::open(source, &file.file_name())?;
     let mut hashes = Vec::new();
-    if let Some(layout) = header(&mut rows, file, None)? {
-        while let Some((_, record)) = rows.next()? {
-            hashes.extend(layout.id(record).map(hash));
-        }
-    }
+    each_id(source, file, |_, id| {
+        hashes.push(hash(id));
+        true
+    })?;
     Ok(IdSet::build(hashes))
 }
 
@@ -262,8 +259,10 @@ impl Checker<'_> {
     }
 }
 
-/// Reports the rows whose sourcedId an earlier row already had: a pass over the file, made only
-/// when [`IdSet::build`] found repeats, that stops once the rule's lines are all shown.
+/// Reports the rows whose sourcedId an earlier row already had, as many as the rule still
+/// shows, and counts the rest. Made only when [`IdSet::build`] found repeats: one pass finds the
+/// first repeating rows (a bit per repeated id marks it seen), a second the lines where their
+/// ids first appeared; each stops as soon as it has what it needs.
 pub(super) fn report_repeats(
     source: &mut Source,
     file: CsvFile,
@@ -271,40 +270,61 @@ pub(super) fn report_repeats(
     report: &mut Report,
 ) -> Result<(), ValidateError> {
     let name = file.file_name();
-    let mut rows = Rows::open(source, &name)?;
+    let wanted = report.room(Rule::Duplicate).min(repeats.rows as usize);
+    if wanted == 0 {
+        report.add_unshown(Rule::Duplicate, repeats.rows);
+        return Ok(());
+    }
+    // (hash, line, id) of the first `wanted` rows that repeat an earlier row's id.
+    let mut again: Vec<(u64, u64, String)> = Vec::new();
+    let mut seen = vec![0u64; repeats.hashes.len().div_ceil(64)];
+    each_id(source, file, |line, id| {
+        let h = hash(id);
+        if let Ok(i) = repeats.hashes.binary_search(&h) {
+            let (word, bit) = (i / 64, 1u64 << (i % 64));
+            if seen[word] & bit != 0 {
+                again.push((h, line, String::from_utf8_lossy(id).into_owned()));
+            }
+            seen[word] |= bit;
+        }
+        again.len() < wanted
+    })?;
+    drop(seen);
+    let mut first: HashMap<u64, u64> = HashMap::with_capacity(again.len());
+    let last = again.last().map_or(0, |(_, line, _)| *line);
+    each_id(source, file, |line, id| {
+        let h = hash(id);
+        if again.iter().any(|(a, _, _)| *a == h) {
+            first.entry(h).or_insert(line);
+        }
+        line < last
+    })?;
+    for (h, line, id) in &again {
+        let first = first.get(h).copied().unwrap_or(0);
+        report.add(&name, *line, Rule::Duplicate, || {
+            format!("sourcedId `{}` appears again (first on line {first})", shown(id))
+        });
+    }
+    report.add_unshown(Rule::Duplicate, repeats.rows - again.len() as u64);
+    Ok(())
+}
+
+/// Calls `visit` with the line and sourcedId of each row that has one, while it returns true.
+fn each_id(
+    source: &mut Source,
+    file: CsvFile,
+    mut visit: impl FnMut(u64, &[u8]) -> bool,
+) -> Result<(), ValidateError> {
+    let mut rows = Rows::open(source, &file.file_name())?;
     let Some(layout) = header(&mut rows, file, None)? else {
         return Ok(());
     };
-    // Lines of the first row of each repeated id, until it repeats.
-    let mut first: HashMap<u64, u64> = HashMap::new();
-    let mut shown_here = 0;
-    while shown_here < repeats.rows && report.has_room(Rule::Duplicate) {
-        let Some((line, record)) = rows.next()? else {
+    while let Some((line, record)) = rows.next()? {
+        if let Some(id) = layout.id(record)
+            && !visit(line, id)
+        {
             break;
-        };
-        let Some(id) = layout.id(record) else {
-            continue;
-        };
-        let h = hash(id);
-        if repeats.hashes.binary_search(&h).is_err() {
-            continue;
-        }
-        match first.entry(h) {
-            Entry::Vacant(v) => {
-                v.insert(line);
-            }
-            Entry::Occupied(o) => {
-                let first = *o.get();
-                report.add(&name, line, Rule::Duplicate, || {
-                    format!(
-                        "sourcedId `{}` appears again (first on line {first})",
-                        shown(&String::from_utf8_lossy(id))
-                    )
-                });
-                shown_here += 1;
-            }
         }
     }
-    report.add_unshown(Rule::Duplicate, repeats.rows - shown_here);
     Ok(())
 }

@@ -122,9 +122,9 @@ impl Report {
         }
     }
 
-    /// Whether a problem of `rule` found now would be shown.
-    pub(super) fn has_room(&self, rule: Rule) -> bool {
-        self.counts[rule.index()] < self.max_per_rule as u64
+    /// How many more problems of `rule` would be shown.
+    pub(super) fn room(&self, rule: Rule) -> usize {
+        (self.max_per_rule as u64).saturating_sub(self.counts[rule.index()]) as usize
     }
 
     /// Counts `n` problems of `rule` that are not shown.
