@@ -302,7 +302,10 @@ pub(super) fn report_repeats(
     for (h, line, id) in &again {
         let first = first.get(h).copied().unwrap_or(0);
         report.add(&name, *line, Rule::Duplicate, || {
-            format!("sourcedId `{}` appears again (first on line {first})", shown(id))
+            format!(
+                "sourcedId `{}` appears again (first on line {first})",
+                shown(id)
+            )
         });
     }
     report.add_unshown(Rule::Duplicate, repeats.rows - again.len() as u64);

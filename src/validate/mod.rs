@@ -11,7 +11,8 @@
 //! and of the largest file, at 8 bytes an id, plus the few problems shown per rule.
 //!
 //! - A reference into a file marked `absent` is not checked (the consumer holds that data), nor
-//!   one into a `delta` file (it lists changes only).
+//!   one into a `delta` file (it lists changes only), nor one into a `bulk` file that is missing
+//!   (reported once, against its manifest row).
 //! - A file present but not listed in the manifest (or with no manifest) is checked as bulk; a
 //!   file present but marked `absent` is reported and not read.
 //! - Line numbers are CSV lines as an editor shows them, the header being line 1 and quoted

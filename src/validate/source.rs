@@ -16,6 +16,9 @@ pub enum ValidateError {
     /// Neither a folder nor a readable zip.
     #[error("{path}: not a zip file or a folder ({reason})")]
     NotABundle { path: PathBuf, reason: String },
+    /// [`check_dir`](super::check_dir) was given something else than a folder.
+    #[error("{path}: not a folder")]
+    NotAFolder { path: PathBuf },
     #[error("reading {path}: {source}")]
     Read {
         path: PathBuf,
@@ -81,9 +84,8 @@ impl Source {
     pub fn dir(path: &Path) -> Result<Source, ValidateError> {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => Ok(Source::Dir(path.to_path_buf())),
-            Ok(_) => Err(ValidateError::NotABundle {
+            Ok(_) => Err(ValidateError::NotAFolder {
                 path: path.to_path_buf(),
-                reason: "expected a folder".to_string(),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ValidateError::NotFound {
                 path: path.to_path_buf(),

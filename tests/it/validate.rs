@@ -426,6 +426,38 @@ fn each_rule_shows_a_few_and_counts_the_rest() {
 }
 
 #[test]
+fn repeats_beyond_the_cap_are_counted() {
+    let bundle = Bundle::good();
+    bundle
+        .edit("enrollments.csv", "e-2,", "e-1,")
+        .edit("enrollments.csv", "e-3,", "e-1,");
+    let report = validate::check_path(&bundle.path, &Options { max_per_rule: 1 }).unwrap();
+    assert_eq!(
+        problem_lines(&report),
+        [
+            "enrollments.csv:3: sourcedId `e-1` appears again (first on line 2)",
+            "... 1 more duplicate problem",
+        ]
+    );
+    assert_eq!(report.count(Rule::Duplicate), 2);
+}
+
+#[test]
+fn check_dir_takes_folders_only() {
+    let bundle = Bundle::good();
+    assert!(
+        validate::check_dir(&bundle.path, &Options::default())
+            .unwrap()
+            .is_clean()
+    );
+    let err = validate::check_dir(&bundle.file("users.csv"), &Options::default()).unwrap_err();
+    assert!(
+        err.to_string().ends_with("users.csv: not a folder"),
+        "{err}"
+    );
+}
+
+#[test]
 fn exit_codes_and_output_of_the_command() {
     let bundle = Bundle::good();
     let clean = validate_cmd().arg(&bundle.path).output().unwrap();
