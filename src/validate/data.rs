@@ -22,7 +22,8 @@ struct Layout {
 }
 
 impl Layout {
-    /// Reads the header row. `None` when it is unreadable (not UTF-8): then no column is known.
+    /// Maps the header row, and says what is wrong with it. A header that is not UTF-8 maps no
+    /// column, so only the rows' widths are checked.
     fn read(file: CsvFile, record: &Record) -> (Layout, Option<String>) {
         let Record::Text(header) = record else {
             let width = record.len();
@@ -290,17 +291,19 @@ pub(super) fn report_repeats(
         again.len() < wanted
     })?;
     drop(seen);
-    let mut first: HashMap<u64, u64> = HashMap::with_capacity(again.len());
+    // Their ids' first lines (0 until found).
+    let mut first: HashMap<u64, u64> = again.iter().map(|(h, _, _)| (*h, 0)).collect();
     let last = again.last().map_or(0, |(_, line, _)| *line);
     each_id(source, file, |line, id| {
-        let h = hash(id);
-        if again.iter().any(|(a, _, _)| *a == h) {
-            first.entry(h).or_insert(line);
+        if let Some(first) = first.get_mut(&hash(id))
+            && *first == 0
+        {
+            *first = line;
         }
         line < last
     })?;
     for (h, line, id) in &again {
-        let first = first.get(h).copied().unwrap_or(0);
+        let first = first[h];
         report.add(&name, *line, Rule::Duplicate, || {
             format!(
                 "sourcedId `{}` appears again (first on line {first})",
