@@ -116,14 +116,18 @@ fn header(
     Ok(Some(layout))
 }
 
-/// The sourcedIds of a file others point into, each once, and those that repeat.
-pub(super) fn ids(source: &mut Source, file: CsvFile) -> Result<(IdSet, Repeats), ValidateError> {
+/// The sourcedIds of a file others point into, each once, and those that repeat; `None` when
+/// the file has no `sourcedId` column to read them from (its header is reported).
+pub(super) fn ids(
+    source: &mut Source,
+    file: CsvFile,
+) -> Result<Option<(IdSet, Repeats)>, ValidateError> {
     let mut hashes = Vec::new();
-    each_id(source, file, |_, id| {
+    let has_ids = each_id(source, file, |_, id| {
         hashes.push(hash(id));
         true
     })?;
-    Ok(IdSet::build(hashes))
+    Ok(has_ids.then(|| IdSet::build(hashes)))
 }
 
 /// Checks every row of a data file; returns its row count and, when `collect_ids`, the hashes
@@ -261,7 +265,7 @@ impl Checker<'_> {
 }
 
 /// Reports the rows whose sourcedId an earlier row already had, as many as the rule still
-/// shows, and counts the rest. Made only when [`IdSet::build`] found repeats: one pass finds the
+/// shows, and counts the rest. Reads the file only when [`IdSet::build`] found repeats: one pass finds the
 /// first repeating rows (a bit per repeated id marks it seen), a second the lines where their
 /// ids first appeared; each stops as soon as it has what it needs.
 pub(super) fn report_repeats(
@@ -270,6 +274,9 @@ pub(super) fn report_repeats(
     repeats: &Repeats,
     report: &mut Report,
 ) -> Result<(), ValidateError> {
+    if repeats.rows == 0 {
+        return Ok(());
+    }
     let name = file.file_name();
     let wanted = report.room(Rule::Duplicate).min(repeats.rows as usize);
     if wanted == 0 {
@@ -316,14 +323,15 @@ pub(super) fn report_repeats(
 }
 
 /// Calls `visit` with the line and sourcedId of each row that has one, while it returns true.
+/// False when the file has no header or no `sourcedId` column.
 fn each_id(
     source: &mut Source,
     file: CsvFile,
     mut visit: impl FnMut(u64, &[u8]) -> bool,
-) -> Result<(), ValidateError> {
+) -> Result<bool, ValidateError> {
     let mut rows = Rows::open(source, &file.file_name())?;
-    let Some(layout) = header(&mut rows, file, None)? else {
-        return Ok(());
+    let Some(layout) = header(&mut rows, file, None)?.filter(|l| l.at[0].is_some()) else {
+        return Ok(false);
     };
     while let Some((line, record)) = rows.next()? {
         if let Some(id) = layout.id(record)
@@ -332,5 +340,5 @@ fn each_id(
             break;
         }
     }
-    Ok(())
+    Ok(true)
 }

@@ -74,27 +74,28 @@ fn check(mut source: Source, options: &Options) -> Result<Report, ValidateError>
     // The bulk files that some file being checked points into.
     let bulk = |f: &CsvFile| to_check.contains(&(*f, Mode::Bulk));
     let mut targets = Targets::new();
+    let mut gathered = Vec::new();
     for (file, _) in &to_check {
         for target in file.referenced_files().filter(bulk) {
-            if let std::collections::btree_map::Entry::Vacant(slot) = targets.entry(target) {
-                let (ids, repeats) = data::ids(&mut source, target)?;
-                if repeats.rows > 0 {
-                    data::report_repeats(&mut source, target, &repeats, &mut report)?;
-                }
-                slot.insert(ids);
+            if gathered.contains(&target) {
+                continue;
+            }
+            gathered.push(target);
+            // A file without a sourcedId column is no target: its header says what is wrong.
+            if let Some((ids, repeats)) = data::ids(&mut source, target)? {
+                data::report_repeats(&mut source, target, &repeats, &mut report)?;
+                targets.insert(target, ids);
             }
         }
     }
 
     for &(file, mode) in &to_check {
-        let gathered = targets.contains_key(&file);
+        let collect_ids = !gathered.contains(&file);
         let (rows, hashes) =
-            data::check(&mut source, file, mode, &targets, !gathered, &mut report)?;
-        if !gathered {
+            data::check(&mut source, file, mode, &targets, collect_ids, &mut report)?;
+        if collect_ids {
             let (_, repeats) = ids::IdSet::build(hashes);
-            if repeats.rows > 0 {
-                data::report_repeats(&mut source, file, &repeats, &mut report)?;
-            }
+            data::report_repeats(&mut source, file, &repeats, &mut report)?;
         }
         report.files.push(FileSummary {
             name: file.file_name(),

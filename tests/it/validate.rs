@@ -226,6 +226,13 @@ fn headers_are_exact() {
             "users.csv:1: header differs from the 1.1 binding: unexpected column \
                   `orgSourcedId`; missing column `orgSourcedIds`",
         ]);
+    // Without its sourcedId column a file is no reference target: no flood of dangling ids.
+    Bundle::good()
+        .edit("users.csv", "sourcedId,status", "userSourcedId,status")
+        .finds(&[
+            "users.csv:1: header differs from the 1.1 binding: unexpected column \
+                  `userSourcedId`; missing column `sourcedId`",
+        ]);
     // Columns found by another case are still checked.
     Bundle::good()
         .edit("enrollments.csv", "sourcedId,status", "SourcedID,status")
