@@ -4,7 +4,7 @@
 use secrecy::ExposeSecret as _;
 
 use crate::auth::Authorizer;
-use crate::cli::{ConnectionArgs, ExportArgs, LoggingArgs, ProfilesArgs, TokenArgs};
+use crate::cli::{ConnectionArgs, ExportArgs, LoggingArgs, ProfilesArgs, TokenArgs, ValidateArgs};
 use crate::env_vars as env;
 use crate::error::{Error, exit};
 use crate::http::Transport;
@@ -238,6 +238,36 @@ pub fn profiles(args: ProfilesArgs) -> u8 {
             eprintln!("error: {err}");
             exit::USAGE
         }
+    }
+}
+
+/// `roster-export validate PATH`: the problems of a CSV bundle on stdout, like grep's matches.
+pub fn validate(args: ValidateArgs) -> u8 {
+    use std::io::Write as _;
+    let options = crate::validate::Options {
+        max_per_rule: args.max_per_rule,
+    };
+    let report = match crate::validate::check_path(&args.path, &options) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit::USAGE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match write!(out, "{report}").and_then(|()| out.flush()) {
+        // A reader that went away (`| head`) has seen what it wanted; the code still tells.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: could not write to standard output: {e}");
+            return exit::OUTPUT;
+        }
+        _ => {}
+    }
+    // Problems in the bundle are data errors, like those an export meets.
+    if report.is_clean() {
+        exit::SUCCESS
+    } else {
+        exit::SERVER
     }
 }
 

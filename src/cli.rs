@@ -51,6 +51,9 @@ Examples:
   # Run the sandbox server on its own
   roster-export sandbox --port 8080
 
+  # Check a CSV bundle against the OneRoster 1.1 binding (one line per problem)
+  roster-export validate /srv/rosters/district.zip
+
 Exit codes:
   0    success
   2    usage or configuration error
@@ -87,6 +90,26 @@ pub enum Command {
     Auth(AuthCommand),
     /// List the profiles in the config file, with where each one's secrets come from.
     Profiles(ProfilesArgs),
+    /// Check a OneRoster 1.1 CSV bundle (a zip or a folder): manifest, headers, required cells,
+    /// formats, repeated sourcedIds and references. One `file.csv:LINE: problem` line each.
+    #[command(after_help = VALIDATE_AFTER_HELP)]
+    Validate(ValidateArgs),
+}
+
+const VALIDATE_AFTER_HELP: &str = "\
+Exit codes:
+  0  no problems
+  2  PATH is missing, not a zip or a folder, or cannot be read
+  4  problems found (listed on stdout, then a summary line)";
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The bundle: a zip file or a folder.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Problems shown per rule; the rest are counted on one line.
+    #[arg(long, value_name = "N", default_value_t = crate::validate::Options::DEFAULT_MAX_PER_RULE)]
+    pub max_per_rule: usize,
 }
 
 #[derive(Debug, Subcommand)]

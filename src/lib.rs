@@ -8,6 +8,7 @@
 //!    `signal`, `env_vars`.
 //! 2. `http`: the one HTTP client of a run (pacing, retries, `Retry-After`, body caps).
 //!    `export`: CSV, JSON and NDJSON writers, staging and atomic publish.
+//!    `validate`: checks a OneRoster 1.1 CSV bundle (a zip or a folder) against the binding.
 //! 3. `auth`: grants, the token cache, OAuth 1.0a signing.
 //! 4. `api`: the OneRoster API client (credentials for the configured origin only), behind the
 //!    `PageSource` seam.
@@ -36,3 +37,4 @@ pub mod run;
 pub mod settings;
 pub mod signal;
 pub mod urls;
+pub mod validate;

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Some(Command::Token(args)) => runtime.block_on(app::token(args, false)),
         Some(Command::Auth(AuthCommand::Rotate(args))) => runtime.block_on(app::token(args, true)),
         Some(Command::Profiles(args)) => app::profiles(args),
+        Some(Command::Validate(args)) => app::validate(args),
         None => runtime.block_on(app::export(cli.export, secret_on_command_line)),
     };
     // Stuck connections must not hold up the exit.

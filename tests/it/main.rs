@@ -17,3 +17,4 @@ mod security;
 mod signing;
 mod summary;
 mod tls;
+mod validate;

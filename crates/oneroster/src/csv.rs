@@ -77,6 +77,9 @@ pub struct Column {
     pub keys: &'static [&'static str],
     pub ty: ColumnType,
     pub required: Required,
+    /// The file whose `sourcedId`s this column's values name: every `Ref`/`RefList` column, and
+    /// demographics' own `sourcedId`, which is its user's (docs/oneroster-notes.md §3.4, §7.4).
+    pub refers_to: Option<CsvFile>,
 }
 
 const fn col(
@@ -90,6 +93,17 @@ const fn col(
         keys,
         ty,
         required,
+        refers_to: None,
+    }
+}
+
+impl Column {
+    /// The same column, naming records of `file`.
+    const fn to(self, file: CsvFile) -> Column {
+        Column {
+            refers_to: Some(file),
+            ..self
+        }
     }
 }
 
@@ -107,7 +121,7 @@ const ACADEMIC_SESSIONS: &[Column] = &[
     col("type", &["type"], Enum(Vocab::SessionType), R),
     col("startDate", &["startDate"], Date, R),
     col("endDate", &["endDate"], Date, R),
-    col("parentSourcedId", &["parent"], Ref, O),
+    col("parentSourcedId", &["parent"], Ref, O).to(CsvFile::AcademicSessions),
     col("schoolYear", &["schoolYear"], Year, R),
 ];
 
@@ -122,12 +136,12 @@ const CLASSES: &[Column] = &[
     SOURCED_ID, STATUS, DATE_LAST_MODIFIED,
     col("title", &["title"], Text, R),
     col("grades", &["grades"], List, O),
-    col("courseSourcedId", &["course"], Ref, R),
+    col("courseSourcedId", &["course"], Ref, R).to(CsvFile::Courses),
     col("classCode", &["classCode"], Text, O),
     col("classType", &["classType"], Enum(Vocab::ClassType), R),
     col("location", &["location"], Text, O),
-    col("schoolSourcedId", &["school"], Ref, R),
-    col("termSourcedIds", &["terms"], RefList, R),
+    col("schoolSourcedId", &["school"], Ref, R).to(CsvFile::Orgs),
+    col("termSourcedIds", &["terms"], RefList, R).to(CsvFile::AcademicSessions),
     col("subjects", &["subjects"], List, O),
     col("subjectCodes", &["subjectCodes"], List, O),
     col("periods", &["periods"], List, O),
@@ -139,18 +153,18 @@ const CLASS_RESOURCES: &[Column] = &[
     col("status", &[], Status, D),
     col("dateLastModified", &[], DateTime, D),
     col("title", &[], Text, O),
-    col("classSourcedId", &[], Ref, R),
-    col("resourceSourcedId", &[], Ref, R),
+    col("classSourcedId", &[], Ref, R).to(CsvFile::Classes),
+    col("resourceSourcedId", &[], Ref, R).to(CsvFile::Resources),
 ];
 
 #[rustfmt::skip]
 const COURSES: &[Column] = &[
     SOURCED_ID, STATUS, DATE_LAST_MODIFIED,
-    col("schoolYearSourcedId", &["schoolYear"], Ref, O),
+    col("schoolYearSourcedId", &["schoolYear"], Ref, O).to(CsvFile::AcademicSessions),
     col("title", &["title"], Text, R),
     col("courseCode", &["courseCode"], Text, O),
     col("grades", &["grades"], List, O),
-    col("orgSourcedId", &["org"], Ref, R),
+    col("orgSourcedId", &["org"], Ref, R).to(CsvFile::Orgs),
     col("subjects", &["subjects"], List, O),
     col("subjectCodes", &["subjectCodes"], List, O),
 ];
@@ -161,13 +175,13 @@ const COURSE_RESOURCES: &[Column] = &[
     col("status", &[], Status, D),
     col("dateLastModified", &[], DateTime, D),
     col("title", &[], Text, O),
-    col("courseSourcedId", &[], Ref, R),
-    col("resourceSourcedId", &[], Ref, R),
+    col("courseSourcedId", &[], Ref, R).to(CsvFile::Courses),
+    col("resourceSourcedId", &[], Ref, R).to(CsvFile::Resources),
 ];
 
 #[rustfmt::skip]
 const DEMOGRAPHICS: &[Column] = &[
-    SOURCED_ID, STATUS, DATE_LAST_MODIFIED,
+    SOURCED_ID.to(CsvFile::Users), STATUS, DATE_LAST_MODIFIED,
     col("birthDate", &["birthDate", "birthdate"], Date, O),
     col("sex", &["sex"], Enum(Vocab::Gender), O),
     col("americanIndianOrAlaskaNative", &["americanIndianOrAlaskaNative"], Bool { absent: None }, O),
@@ -186,9 +200,9 @@ const DEMOGRAPHICS: &[Column] = &[
 #[rustfmt::skip]
 const ENROLLMENTS: &[Column] = &[
     SOURCED_ID, STATUS, DATE_LAST_MODIFIED,
-    col("classSourcedId", &["class"], Ref, R),
-    col("schoolSourcedId", &["school"], Ref, R),
-    col("userSourcedId", &["user"], Ref, R),
+    col("classSourcedId", &["class"], Ref, R).to(CsvFile::Classes),
+    col("schoolSourcedId", &["school"], Ref, R).to(CsvFile::Orgs),
+    col("userSourcedId", &["user"], Ref, R).to(CsvFile::Users),
     col("role", &["role"], Enum(Vocab::Role), R),
     col("primary", &["primary"], Bool { absent: None }, O),
     col("beginDate", &["beginDate"], Date, O),
@@ -202,9 +216,9 @@ const LINE_ITEMS: &[Column] = &[
     col("description", &["description"], Text, O),
     col("assignDate", &["assignDate"], Date, R),
     col("dueDate", &["dueDate"], Date, R),
-    col("classSourcedId", &["class"], Ref, R),
-    col("categorySourcedId", &["category"], Ref, R),
-    col("gradingPeriodSourcedId", &["gradingPeriod"], Ref, R),
+    col("classSourcedId", &["class"], Ref, R).to(CsvFile::Classes),
+    col("categorySourcedId", &["category"], Ref, R).to(CsvFile::Categories),
+    col("gradingPeriodSourcedId", &["gradingPeriod"], Ref, R).to(CsvFile::AcademicSessions),
     col("resultValueMin", &["resultValueMin"], Float, R),
     col("resultValueMax", &["resultValueMax"], Float, R),
 ];
@@ -215,7 +229,7 @@ const ORGS: &[Column] = &[
     col("name", &["name"], Text, R),
     col("type", &["type"], Enum(Vocab::OrgType), R),
     col("identifier", &["identifier"], Text, O),
-    col("parentSourcedId", &["parent"], Ref, O),
+    col("parentSourcedId", &["parent"], Ref, O).to(CsvFile::Orgs),
 ];
 
 #[rustfmt::skip]
@@ -232,8 +246,8 @@ const RESOURCES: &[Column] = &[
 #[rustfmt::skip]
 const RESULTS: &[Column] = &[
     SOURCED_ID, STATUS, DATE_LAST_MODIFIED,
-    col("lineItemSourcedId", &["lineItem"], Ref, R),
-    col("studentSourcedId", &["student"], Ref, R),
+    col("lineItemSourcedId", &["lineItem"], Ref, R).to(CsvFile::LineItems),
+    col("studentSourcedId", &["student"], Ref, R).to(CsvFile::Users),
     col("scoreStatus", &["scoreStatus"], Enum(Vocab::ScoreStatus), R),
     col("score", &["score"], Float, R),
     col("scoreDate", &["scoreDate"], Date, R),
@@ -244,7 +258,7 @@ const RESULTS: &[Column] = &[
 const USERS: &[Column] = &[
     SOURCED_ID, STATUS, DATE_LAST_MODIFIED,
     col("enabledUser", &["enabledUser"], Bool { absent: Some(true) }, R),
-    col("orgSourcedIds", &["orgs"], RefList, R),
+    col("orgSourcedIds", &["orgs"], RefList, R).to(CsvFile::Orgs),
     col("role", &["role"], Enum(Vocab::Role), R),
     col("username", &["username"], Text, R),
     col("userIds", &["userIds"], UserIds, O),
@@ -255,7 +269,7 @@ const USERS: &[Column] = &[
     col("email", &["email"], Text, O),
     col("sms", &["sms"], Text, O),
     col("phone", &["phone"], Text, O),
-    col("agentSourcedIds", &["agents"], RefList, O),
+    col("agentSourcedIds", &["agents"], RefList, O).to(CsvFile::Users),
     col("grades", &["grades"], List, O),
     col("password", &["password"], Password, O),
 ];
@@ -337,6 +351,16 @@ impl CsvFile {
         self.columns().iter().map(|c| c.name)
     }
 
+    /// The files this file's columns name records of (its own included when it refers to
+    /// itself, like orgs' `parentSourcedId`), each once, in column order.
+    pub fn referenced_files(self) -> impl Iterator<Item = CsvFile> {
+        let cols = self.columns();
+        cols.iter().enumerate().filter_map(|(i, c)| {
+            c.refers_to
+                .filter(|t| !cols[..i].iter().any(|p| p.refers_to == Some(*t)))
+        })
+    }
+
     /// Whether its rows come from another collection's `resources[]` (classResources.csv,
     /// courseResources.csv) rather than from records of its own.
     pub fn is_association(self) -> bool {
@@ -378,6 +402,37 @@ mod tests {
             "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,\
              location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods"
         );
+    }
+
+    #[test]
+    fn references_are_the_bindings() {
+        use CsvFile::*;
+        for f in CsvFile::ALL {
+            for c in f.columns() {
+                let is_ref = matches!(c.ty, Ref | RefList);
+                assert_eq!(
+                    c.refers_to.is_some(),
+                    is_ref || (f == Demographics && c.name == "sourcedId"),
+                    "{f:?}.{}",
+                    c.name
+                );
+            }
+        }
+        let targets = |f: CsvFile| f.referenced_files().collect::<Vec<_>>();
+        assert_eq!(targets(Enrollments), [Classes, Orgs, Users]);
+        assert_eq!(targets(Classes), [Courses, Orgs, AcademicSessions]);
+        assert_eq!(targets(Courses), [AcademicSessions, Orgs]);
+        assert_eq!(targets(Users), [Orgs, Users]);
+        assert_eq!(targets(AcademicSessions), [AcademicSessions]);
+        assert_eq!(targets(Orgs), [Orgs]);
+        assert_eq!(targets(Demographics), [Users]);
+        assert_eq!(targets(LineItems), [Classes, Categories, AcademicSessions]);
+        assert_eq!(targets(Results), [LineItems, Users]);
+        assert_eq!(targets(ClassResources), [Classes, Resources]);
+        assert_eq!(targets(CourseResources), [Courses, Resources]);
+        for leaf in [Categories, Resources] {
+            assert_eq!(targets(leaf), []);
+        }
     }
 
     #[test]

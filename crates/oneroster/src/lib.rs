@@ -3,8 +3,9 @@
 //!
 //! One table ([`COLLECTIONS`]) drives the planner, the pager, the sandbox and the writers, and
 //! the scopes' grants are read off it; one column table per CSV file ([`CsvFile::columns`]) drives
-//! the header row, the mapping from JSON members and the checks. A new collection is a
-//! [`CollectionId`] variant with its row, and a [`CsvFile`] with its columns when it has a file.
+//! the header row, the mapping from JSON members, the checks and the references between files.
+//! A new collection is a [`CollectionId`] variant with its row, and a [`CsvFile`] with its columns
+//! when it has a file.
 //! The facts come from `docs/oneroster-notes.md` in the repository.
 
 mod collection;
