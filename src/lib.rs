@@ -5,7 +5,7 @@
 //! under them all):
 //!
 //! 1. Foundations: `urls`, `records` (a page as the server sent it), `progress`, `logging`,
-//!    `signal`, `env_vars`.
+//!    `signal`, `env_vars`, `spelling`.
 //! 2. `http`: the one HTTP client of a run (pacing, retries, `Retry-After`, body caps).
 //!    `export`: CSV, JSON and NDJSON writers, staging and atomic publish.
 //!    `validate`: checks a OneRoster 1.1 CSV bundle (a zip or a folder) against the binding.
@@ -36,5 +36,6 @@ pub mod records;
 pub mod run;
 pub mod settings;
 pub mod signal;
+mod spelling;
 pub mod urls;
 pub mod validate;
