@@ -268,7 +268,7 @@ pub struct ConnectionArgs {
     pub preserve_refresh_token: bool,
     /// --auth refresh-token: warn when the stored refresh token is older than this many days
     /// (Blackbaud's last 365).
-    #[arg(long, value_name = "DAYS", env = env::REFRESH_TOKEN_WARN_DAYS, help_heading = "Authentication")]
+    #[arg(long, value_name = "DAYS", env = env::REFRESH_TOKEN_WARN_DAYS, value_parser = whole::<u32>(0, None), allow_negative_numbers = true, help_heading = "Authentication")]
     pub refresh_token_warn_days: Option<u32>,
     /// --auth bearer: read the access token from this file (or set ROSTER_EXPORT_ACCESS_TOKEN).
     #[arg(long, value_name = "FILE", env = env::ACCESS_TOKEN_FILE, help_heading = "Authentication")]
@@ -290,23 +290,23 @@ pub struct NetworkArgs {
     /// while the host answers cleanly, follows a limit the host announces (RateLimit,
     /// X-RateLimit-*) and settles just under one it enforces with 429s; a number is a ceiling it
     /// starts at and never exceeds.
-    #[arg(long, value_name = "auto|R", env = env::RATE, value_parser = parse_limit::<f64>, help_heading = "Network")]
+    #[arg(long, value_name = "auto|R", env = env::RATE, value_parser = parse_limit::<f64>, allow_negative_numbers = true, help_heading = "Network")]
     pub rate: Option<Limit<f64>>,
     /// Requests a fixed --rate lets through at once after a pause.
-    #[arg(long, value_name = "N", env = env::BURST, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "N", env = env::BURST, value_parser = whole::<u32>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub burst: Option<u32>,
     /// Tries per request before giving up (429 and 5xx are retried with backoff).
-    #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Network")]
+    #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, value_parser = whole::<u32>(1, Some(100)), allow_negative_numbers = true, help_heading = "Network")]
     pub max_attempts: Option<u32>,
     /// The longest backoff between tries, in seconds (it starts at half a second and doubles,
     /// with jitter, when the server gives no Retry-After).
-    #[arg(long, value_name = "SECS", env = env::BACKOFF_MAX, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "SECS", env = env::BACKOFF_MAX, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub backoff_max: Option<u64>,
     /// The longest Retry-After to wait out, in seconds; a server asking for longer ends the run.
-    #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, help_heading = "Network")]
+    #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, value_parser = whole::<u64>(0, None), allow_negative_numbers = true, help_heading = "Network")]
     pub max_retry_wait: Option<u64>,
     /// Seconds one request may take, body included.
-    #[arg(long, value_name = "SECS", env = env::TIMEOUT, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "SECS", env = env::TIMEOUT, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub timeout: Option<u64>,
     /// Also trust the certificate authorities in this PEM file (a district server with its own
     /// certificate, a TLS-inspecting proxy). Repeatable.
@@ -355,10 +355,10 @@ pub struct ExportArgs {
 
     /// Refuse to replace earlier output when a file would lose more than this share of its
     /// records (consumers treat missing rows as deletions): a percentage, or `off`.
-    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, help_heading = "Output")]
+    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, allow_negative_numbers = true, help_heading = "Output")]
     pub max_shrink: Option<ShrinkLimit>,
     /// Deflate level of a .zip output: 0 stores, 1 is fast, 9 is smallest.
-    #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9), help_heading = "Output")]
+    #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = whole::<u32>(0, Some(9)), allow_negative_numbers = true, help_heading = "Output")]
     pub zip_level: Option<u32>,
 
     /// Also write what the run did (records, requests, what changed per collection, the exit code)
@@ -372,12 +372,12 @@ pub struct ExportArgs {
     pub allow_partial: bool,
 
     /// Records asked for per request; hosts may send fewer, and the pager copes.
-    #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub page_size: Option<u64>,
     /// Requests in flight to each host at once. `auto` starts at 4 and grows (up to 32) while
     /// latency stays flat, holds when it climbs, and shrinks on 429/503; a number (1 to 256) is a
     /// ceiling it starts at.
-    #[arg(long, value_name = "auto|N", env = env::CONCURRENCY, value_parser = parse_limit::<usize>, help_heading = "Network")]
+    #[arg(long, value_name = "auto|N", env = env::CONCURRENCY, value_parser = parse_limit::<usize>, allow_negative_numbers = true, help_heading = "Network")]
     pub concurrency: Option<Limit<usize>>,
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -394,6 +394,28 @@ fn parse_limit<T: std::str::FromStr + Clone + Send + Sync + 'static>(
     text: &str,
 ) -> Result<Limit<T>, String> {
     text.parse()
+}
+
+/// A whole number from `min` (to `max`), the message saying so in words (clap's own shows the
+/// type's whole range, up to 2^64).
+fn whole<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
+    min: u64,
+    max: Option<u64>,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        let wanted = match max {
+            Some(max) => format!("a whole number from {min} to {max}"),
+            None => format!("a whole number, at least {min}"),
+        };
+        let n: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected {wanted}, not `{text}`"))?;
+        if n < min || max.is_some_and(|max| n > max) {
+            return Err(format!("expected {wanted}, not {n}"));
+        }
+        T::try_from(n).map_err(|_| format!("{n} is too large"))
+    }
 }
 
 fn parse_signature_method(text: &str) -> Result<SignatureMethod, String> {

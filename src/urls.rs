@@ -96,7 +96,8 @@ fn api_like_path(url: &Url, path: &str) -> Option<String> {
         .position(|w| w[0] == "ims" && w[1] == "oneroster" && w[2] == "v1p1")
     {
         return Some(format!(
-            "--base-url {shown}: the API base ends at /ims/oneroster/v1p1, and this goes on past              it (an endpoint pasted by mistake?); use --base-url {}",
+            "--base-url {shown}: the API base ends at /ims/oneroster/v1p1, and this goes on past \
+             it (an endpoint pasted by mistake?); use --base-url {}",
             at(i)
         ));
     }
@@ -104,13 +105,15 @@ fn api_like_path(url: &Url, path: &str) -> Option<String> {
         && lower[i..].iter().any(|s| s.ends_with("v1p2"))
     {
         return Some(format!(
-            "--base-url {shown}: this is a OneRoster 1.2 path; this tool reads OneRoster 1.1.              Ask the host whether it also offers 1.1, usually at {}",
+            "--base-url {shown}: this is a OneRoster 1.2 path; this tool reads OneRoster 1.1. \
+             Ask the host whether it also offers 1.1, usually at {}",
             at(i)
         ));
     }
     if let Some(i) = lower.iter().position(|s| s == "learningdata") {
         return Some(format!(
-            "--base-url {shown}: this is a OneRoster 1.0 path (/learningdata/v1), which this tool              does not read. Ask the host whether it also offers 1.1, usually at {}",
+            "--base-url {shown}: this is a OneRoster 1.0 path (/learningdata/v1), which this tool \
+             does not read. Ask the host whether it also offers 1.1, usually at {}",
             at(i)
         ));
     }
@@ -127,7 +130,10 @@ fn api_like_path(url: &Url, path: &str) -> Option<String> {
         (None, false) => return None,
     };
     Some(format!(
-        "--base-url {shown}: the path looks like part of a OneRoster API path but does not end in          /ims/oneroster/v1p1, so the tool would ask {shown}/{}/orgs, which cannot exist.          Did you mean --base-url {}? (Give either the whole base, ending in /ims/oneroster/v1p1,          or the server root it hangs off.)",
+        "--base-url {shown}: the path looks like part of a OneRoster API path but does not end in \
+         /ims/oneroster/v1p1, so the tool would ask {shown}/{}/orgs, which cannot exist. \
+         Did you mean --base-url {}? (Give either the whole base, ending in /ims/oneroster/v1p1, \
+         or the server root it hangs off.)",
         oneroster::BASE_PATH_SUFFIX,
         at(start)
     ))

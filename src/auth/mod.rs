@@ -96,8 +96,17 @@ pub enum AuthError {
         source: Box<HttpError>,
         hint: &'static str,
     },
-    #[error("the token request failed: {0}")]
+    /// No answer, or only failures worth retrying, until the tries ran out.
+    #[error("{0}")]
     Unreachable(Box<HttpError>),
+    /// The token URL (or OIDC discovery document) is not there: a configuration mistake.
+    #[error("the {what} {url} answered {status}: {fix}")]
+    WrongUrl {
+        what: &'static str,
+        url: String,
+        status: reqwest::StatusCode,
+        fix: String,
+    },
     #[error("the token endpoint {url} sent a reply that is not a token: {reason}")]
     BadReply { url: String, reason: String },
     #[error(
@@ -124,6 +133,35 @@ pub enum AuthError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// Whether the credentials themselves were refused (or the reply was not a token), as opposed
+    /// to a token endpoint that could not be reached or found, or a token store problem.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Refused { .. } | AuthError::BadReply { .. } | AuthError::RefreshRefused { .. }
+        )
+    }
+
+    /// The same error for a token URL that OIDC discovery found: the authority is what to check.
+    fn discovered(self) -> AuthError {
+        match self {
+            AuthError::WrongUrl {
+                what: "token URL",
+                url,
+                status,
+                ..
+            } => AuthError::WrongUrl {
+                what: "token URL",
+                url,
+                status,
+                fix: "check --oidc-authority: its discovery document names this token URL".into(),
+            },
+            other => other,
+        }
+    }
 }
 
 /// The run's source of credentials, shared by every request.

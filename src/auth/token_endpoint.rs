@@ -86,6 +86,14 @@ impl TokenEndpoint {
             })
             .await
             .map_err(|err| match err.status() {
+                Some(status @ (StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED)) => {
+                    AuthError::WrongUrl {
+                        what: "token URL",
+                        url: safe_url(&self.url),
+                        status,
+                        fix: wrong_token_url_fix(&self.url),
+                    }
+                }
                 Some(status) if status.is_client_error() => AuthError::Refused {
                     hint: hint(status, &err),
                     source: Box::new(err),
@@ -135,6 +143,23 @@ impl TokenEndpoint {
                 .map(SecretString::from),
         })
     }
+}
+
+/// What to do about a token URL that is not there (docs/oneroster-notes.md §11).
+fn wrong_token_url_fix(url: &Url) -> String {
+    let mut fix = "check --token-url".to_string();
+    if url.path().contains("/ims/oneroster") {
+        fix.push_str(
+            ": that is an API path; the token URL is a separate, vendor-specific address, usually \
+             beside the API (…/oauth/token, …/token)",
+        );
+    } else {
+        fix.push_str(
+            " (it is vendor specific, e.g. …/oauth/token, …/token or …/oauth/access_token; \
+             the README's \"Finding your host's URLs\" lists known hosts)",
+        );
+    }
+    fix
 }
 
 /// The OAuth error code of a refused token request (`invalid_grant`, `invalid_client`, …).

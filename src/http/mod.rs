@@ -8,6 +8,7 @@
 
 mod ca;
 pub mod pace;
+pub mod reach;
 mod retry;
 mod target;
 

@@ -233,6 +233,9 @@ fn certificate_hint(problem: &CertificateError) -> &'static str {
 
 /// One line for a transport failure, walking the source chain for the useful part.
 fn describe_transport(err: &reqwest::Error) -> String {
+    if let Some(unreachable) = super::reach::cannot_reach(err) {
+        return unreachable;
+    }
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
