@@ -312,6 +312,10 @@ pub struct NetworkArgs {
     /// certificate, a TLS-inspecting proxy). Repeatable.
     #[arg(long, value_name = "FILE", env = env::CA_CERT, help_heading = "Network")]
     pub ca_cert: Vec<PathBuf>,
+    /// Trust a server that presents exactly a certificate in this PEM file, e.g. a self-signed
+    /// one made with `openssl req -x509` (--ca-cert files are pinned too). Repeatable.
+    #[arg(long, value_name = "FILE", env = env::PIN_CERT, help_heading = "Network")]
+    pub pin_cert: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -573,6 +577,7 @@ impl NetworkArgs {
             max_retry_wait: self.max_retry_wait,
             timeout: self.timeout,
             ca_certs: self.ca_cert.clone(),
+            pin_certs: self.pin_cert.clone(),
             ..Settings::default()
         }
     }

@@ -167,6 +167,38 @@ pub fn safe_url(url: &Url) -> String {
     shown
 }
 
+/// A URL for a request log line: [`safe_url`] and the query, with the value of any parameter
+/// whose name suggests a secret (`token`, `key`, `signature`, `oauth_…`, …) replaced by `…`.
+pub fn loggable_url(url: &Url) -> String {
+    let mut shown = safe_url(url);
+    let pairs: Vec<String> = url
+        .query_pairs()
+        .map(|(name, value)| {
+            if is_secret_name(&name) {
+                format!("{name}=…")
+            } else {
+                format!("{name}={value}")
+            }
+        })
+        .collect();
+    if !pairs.is_empty() {
+        shown.push('?');
+        shown.push_str(&pairs.join("&"));
+    }
+    shown
+}
+
+/// Whether a query parameter or header named `name` may carry a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "token", "secret", "password", "key", "signature", "oauth", "auth", "cookie", "session",
+        "code", "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +278,9 @@ mod tests {
     fn safe_urls_hide_user_info_and_query() {
         let url = Url::parse("https://me:pw@host.example:8443/a/b?limit=5&token=x").unwrap();
         assert_eq!(safe_url(&url), "https://host.example:8443/a/b");
+        assert_eq!(
+            loggable_url(&url),
+            "https://host.example:8443/a/b?limit=5&token=…"
+        );
     }
 }

@@ -352,6 +352,7 @@ fn http(settings: &Settings) -> Result<HttpSettings, SettingsError> {
         },
         request_timeout: settings.timeout.map_or(defaults.request_timeout, secs),
         ca_certs: settings.ca_certs.clone(),
+        pin_certs: settings.pin_certs.clone(),
         ..defaults
     })
 }
