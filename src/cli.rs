@@ -62,10 +62,20 @@ Exit codes:
   5    output could not be written
   130  interrupted (Ctrl-C, SIGTERM); the previous output is untouched";
 
+/// `0.1.0 (abc1234 2026-11-23)`: the commit and date of the build (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("ROSTER_EXPORT_COMMIT"),
+    " ",
+    env!("ROSTER_EXPORT_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "roster-export",
-    version,
+    version = VERSION,
     about = ABOUT,
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
@@ -94,6 +104,131 @@ pub enum Command {
     /// formats, repeated sourcedIds and references. One `file.csv:LINE: problem` line each.
     #[command(after_help = VALIDATE_AFTER_HELP)]
     Validate(ValidateArgs),
+    /// Add a commented profile to the config file (created, private, when missing) to fill in.
+    Init(InitArgs),
+    /// Check the connection: a token, one small page of each collection, and what the host
+    /// told (token lifetime, scopes, totals, Link, page cap, compression, rate limits, times).
+    #[command(after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, e.g. `roster-export man > roster-export.1`.
+    Man,
+}
+
+const CHECK_AFTER_HELP: &str = "\
+The report goes to stdout, logs to stderr. Exit codes are those of an export with the same
+settings: 0 it should work, 2 configuration, 3 authentication or a refused collection, 4 the host
+(e.g. every collection answers 404: not a OneRoster 1.1 base URL).";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The host the profile is for (fills in its URLs and authentication); none: a generic
+    /// OAuth 2.0 client-credentials profile.
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub provider: Option<ProviderName>,
+    /// The profile's name.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub profile: String,
+    /// The config file (default: the platform's config folder, roster-export/config.toml).
+    #[arg(long, value_name = "FILE", env = env::CONFIG)]
+    pub config: Option<PathBuf>,
+}
+
+/// The options of `check`: how to reach and authenticate, and what an export would fetch.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Check only these collections (comma-separated), as --only narrows an export.
+    #[arg(long, value_name = "LIST", env = env::ONLY, value_delimiter = ',', help_heading = "Selection")]
+    pub only: Vec<String>,
+    /// The page size an export would ask for; one page this size shows whether the host caps
+    /// pages.
+    #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
+    pub page_size: Option<u64>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+impl CheckArgs {
+    /// Every flag of `check` as a layer.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let selection = Settings {
+            only: Some(self.only.clone()).filter(|o| !o.is_empty()),
+            page_size: self.page_size,
+            ..Settings::default()
+        };
+        Ok(self
+            .connection
+            .settings()?
+            .combine(self.network.settings())
+            .combine(selection))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `--log-format` as the command line or the environment asks for it, read without clap, for
+/// reporting a command line clap could not parse in the style the run would have used.
+pub fn requested_log_format(args: &[std::ffi::OsString]) -> LogFormat {
+    let mut given = None;
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        if let Some(value) = word.strip_prefix("--log-format=") {
+            given = Some(value.to_string());
+        } else if word == "--log-format" {
+            given = words.next().map(|v| v.to_string());
+        }
+    }
+    given
+        .or_else(|| std::env::var(env::LOG_FORMAT).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
+/// A clap error as one line: its message and tip, without the usage block.
+pub fn parse_error_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let body = text.split("\nUsage:").next().unwrap_or(&text);
+    let body = body.split("\nFor more information").next().unwrap_or(body);
+    let lines: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("; ").trim_start_matches("error: ").to_string()
+}
+
+/// Whether clap's outcome is help or a version, printed as clap prints it rather than reported.
+pub fn is_help_or_version(err: &clap::Error) -> bool {
+    use clap::error::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    )
+}
+
+/// The shell completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    clap_complete::generate(shell, &mut command(), "roster-export", out);
+}
+
+/// The man page, in roff.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(command()).render(out)
 }
 
 const VALIDATE_AFTER_HELP: &str = "\
@@ -194,7 +329,7 @@ value_enum!(LogFormat, |v| match v {
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Use this profile of the config file (URLs, client id, scopes, output, secrets by reference).
-    #[arg(long, value_name = "NAME", env = env::PROFILE, help_heading = "Connection")]
+    #[arg(long, value_name = "NAME", env = env::PROFILE, display_order = 3)]
     pub profile: Option<String>,
     /// The config file holding the profiles (default: the platform's config folder,
     /// roster-export/config.toml).
@@ -204,13 +339,13 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "NAME", env = env::PROVIDER, value_enum, help_heading = "Connection")]
     pub provider: Option<ProviderName>,
     /// The API base URL: either ending in /ims/oneroster/v1p1 or the root it hangs off.
-    #[arg(long, value_name = "URL", env = env::BASE_URL, help_heading = "Connection")]
+    #[arg(long, value_name = "URL", env = env::BASE_URL, display_order = 4)]
     pub base_url: Option<String>,
     /// The OAuth 2.0 token URL (vendor specific; it may be on another host or path than the API).
-    #[arg(long, value_name = "URL", env = env::TOKEN_URL, help_heading = "Connection")]
+    #[arg(long, value_name = "URL", env = env::TOKEN_URL, display_order = 5)]
     pub token_url: Option<String>,
     /// The OAuth client id (key); the consumer key under --auth oauth1.
-    #[arg(long, value_name = "ID", env = env::CLIENT_ID, help_heading = "Connection")]
+    #[arg(long, value_name = "ID", env = env::CLIENT_ID, display_order = 6)]
     pub client_id: Option<String>,
     /// The client secret. Prefer the environment variable or --client-secret-file: process lists show flags.
     #[arg(long, value_name = "SECRET", env = env::CLIENT_SECRET, hide_env_values = true, help_heading = "Connection")]
@@ -279,7 +414,7 @@ pub struct ConnectionArgs {
 
     /// Scopes to request: roster-core.readonly, roster.readonly, roster-demographics.readonly,
     /// gradebook.readonly, resource.readonly, or full scope URIs. Repeat or separate with commas.
-    #[arg(long = "scope", value_name = "SCOPE", env = env::SCOPE, value_delimiter = ',', help_heading = "Selection")]
+    #[arg(long = "scope", value_name = "SCOPE", env = env::SCOPE, value_delimiter = ',', display_order = 2)]
     pub scopes: Vec<String>,
 }
 
@@ -345,7 +480,7 @@ pub struct ExportArgs {
 
     /// Where to write: a path ending in .zip writes a zip, any other path a folder; `-` with
     /// --format ndjson streams to stdout.
-    #[arg(long, value_name = "PATH", env = env::OUT, help_heading = "Output")]
+    #[arg(long, value_name = "PATH", env = env::OUT, display_order = 1)]
     pub out: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_name = "FORMAT", env = env::FORMAT, value_enum, help_heading = "Output")]

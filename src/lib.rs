@@ -14,7 +14,8 @@
 //!    `PageSource` seam.
 //! 5. `pager`: walking one collection over any `PageSource`.
 //! 6. `settings`: flags, profile, preset and demo merged and checked into a `Config`.
-//! 7. `error` (the one mapping to exit codes), then `run`: one export end to end.
+//! 7. `error` (the one mapping to exit codes), then `run`: one export end to end, and `check`:
+//!    what a host is like, from a token and one small page of each collection.
 //! 8. `cli` (clap), then `app` (the commands); `main.rs` only dispatches.
 //!
 //! The sandbox server lives in its own crate, `roster-sandbox`, used by `--demo` (the default
@@ -23,6 +24,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod env_vars;
 pub mod error;

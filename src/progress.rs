@@ -96,3 +96,16 @@ fn bar_style() -> ProgressStyle {
 fn done_style() -> ProgressStyle {
     ProgressStyle::with_template("{prefix} {msg}").expect("valid template")
 }
+
+/// `1234567` as `1,234,567`, for people reading counts.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

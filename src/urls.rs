@@ -119,10 +119,12 @@ fn api_like_path(url: &Url, path: &str) -> Option<String> {
     }
     let last = lower.last().map(String::as_str).unwrap_or("");
     let collection = oneroster::CollectionId::all().any(|c| c.name().eq_ignore_ascii_case(last))
-        || matches!(last, "students" | "teachers" | "schools" | "terms" | "gradingperiods");
-    let looks_like_api = |s: &str| {
-        s == "ims" || is_version(s) || (s != "oneroster" && near(s, "oneroster"))
-    };
+        || matches!(
+            last,
+            "students" | "teachers" | "schools" | "terms" | "gradingperiods"
+        );
+    let looks_like_api =
+        |s: &str| s == "ims" || is_version(s) || (s != "oneroster" && near(s, "oneroster"));
     let first = lower.iter().position(|s| looks_like_api(s));
     let start = match (first, collection) {
         (Some(i), _) => i,
@@ -192,8 +194,17 @@ pub fn loggable_url(url: &Url) -> String {
 pub fn is_secret_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     [
-        "token", "secret", "password", "key", "signature", "oauth", "auth", "cookie", "session",
-        "code", "credential",
+        "token",
+        "secret",
+        "password",
+        "key",
+        "signature",
+        "oauth",
+        "auth",
+        "cookie",
+        "session",
+        "code",
+        "credential",
     ]
     .iter()
     .any(|word| name.contains(word))

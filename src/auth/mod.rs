@@ -25,7 +25,7 @@ pub use password::{PasswordGrant, TokenUrl};
 pub use refresh::{RefreshTokenGrant, Rotation};
 pub use store::{StoreError, TokenStore};
 pub use token_endpoint::TokenEndpoint;
-pub use tokens::{AccessToken, Credential, TokenFetch, TokenSource};
+pub use tokens::{AccessToken, Credential, TokenFetch, TokenInfo, TokenSource};
 
 use crate::http::{HttpError, Transport};
 use crate::named::named_enum;
@@ -88,6 +88,25 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Where tokens come from, for `check`: the token URL (or the OIDC authority that names it),
+    /// without query or user info; `None` when no token is fetched.
+    pub fn token_source(&self) -> Option<String> {
+        use crate::urls::safe_url;
+        match self {
+            Credentials::Token(Grant::ClientCredentials(g)) => Some(safe_url(&g.endpoint.url)),
+            Credentials::Token(Grant::RefreshToken(g)) => Some(safe_url(&g.endpoint.url)),
+            Credentials::Token(Grant::Password(g)) => Some(match &g.token_url {
+                TokenUrl::Direct(url) => safe_url(url),
+                TokenUrl::Discover(authority) => {
+                    format!("found by OIDC discovery from {}", safe_url(authority))
+                }
+            }),
+            Credentials::Token(Grant::Bearer(_)) | Credentials::Signed(_) => None,
+        }
+    }
+}
+
 /// Why no credentials could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -141,7 +160,9 @@ impl AuthError {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            AuthError::Refused { .. } | AuthError::BadReply { .. } | AuthError::RefreshRefused { .. }
+            AuthError::Refused { .. }
+                | AuthError::BadReply { .. }
+                | AuthError::RefreshRefused { .. }
         )
     }
 
@@ -221,6 +242,19 @@ impl Authorizer {
         }
     }
 
+    /// What the current token's reply said (fetching one when none is fresh): `None` under
+    /// OAuth 1.0a, which has no token, and for a ready `--auth bearer` token, whose reply was
+    /// never seen.
+    pub async fn token_info(&self) -> Result<Option<TokenInfo>, AuthError> {
+        match self {
+            Authorizer::Tokens(tokens) if tokens.fetcher().renewable() => {
+                tokens.info().await.map(Some)
+            }
+            Authorizer::Tokens(tokens) => tokens.ensure_fresh().await.map(|()| None),
+            Authorizer::Signer(_) => Ok(None),
+        }
+    }
+
     /// How many tokens this run has fetched.
     pub fn tokens_fetched(&self) -> u64 {
         match self {
@@ -280,6 +314,7 @@ impl TokenFetch for GrantFetch {
                     value: token.clone(),
                     // Never renewed: kept until the server refuses it.
                     expires_in: std::time::Duration::from_secs(100 * 365 * 86_400),
+                    scope: None,
                 }),
             }
         })

@@ -52,6 +52,8 @@ struct Reply {
     expires_in: Option<serde_json::Value>,
     #[serde(default)]
     refresh_token: Option<String>,
+    #[serde(default)]
+    scope: Option<serde_json::Value>,
 }
 
 impl TokenEndpoint {
@@ -136,6 +138,17 @@ impl TokenEndpoint {
             access: AccessToken {
                 value: SecretString::from(parsed.access_token),
                 expires_in: Duration::from_secs(expires_in),
+                // RFC 6749 §5.1: a space-separated string; some hosts send an array.
+                scope: match parsed.scope {
+                    Some(serde_json::Value::String(s)) => Some(s),
+                    Some(serde_json::Value::Array(a)) => Some(
+                        a.iter()
+                            .filter_map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    _ => None,
+                },
             },
             refresh_token: parsed
                 .refresh_token

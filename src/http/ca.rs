@@ -198,7 +198,12 @@ mod tests {
         assert_eq!(certs.len(), 2);
         assert_ne!(certs[0], certs[1]);
         assert_eq!(load_all(&[path.clone(), path]).unwrap().len(), 4);
-        assert_eq!(load_pins(std::slice::from_ref(&dir.path().join("bundle.pem"))).unwrap().len(), 2);
+        assert_eq!(
+            load_pins(std::slice::from_ref(&dir.path().join("bundle.pem")))
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

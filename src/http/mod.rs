@@ -234,7 +234,10 @@ impl Transport {
             .pacer(&request.url().origin().ascii_serialization());
         let slot = pacer.acquire().await;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let (method, shown) = (request.method().clone(), crate::urls::loggable_url(request.url()));
+        let (method, shown) = (
+            request.method().clone(),
+            crate::urls::loggable_url(request.url()),
+        );
         let started = std::time::Instant::now();
         let reply = self.read(request).await;
         log_request(&method, &shown, started.elapsed(), &reply);
@@ -434,7 +437,11 @@ fn log_request(
             }
         }
         Err(AttemptError::TooLarge(limit)) => {
-            tracing::debug!(ms, attempt, "{method} {shown}: body over the {limit}-byte cap");
+            tracing::debug!(
+                ms,
+                attempt,
+                "{method} {shown}: body over the {limit}-byte cap"
+            );
         }
         Err(AttemptError::Transport(e)) => {
             tracing::debug!(ms, attempt, "{method} {shown}: {e}");

@@ -30,7 +30,10 @@ pub fn proxy_for(url: &Url) -> Option<(String, &'static str)> {
         "{}://{}{}",
         proxy.scheme_str().unwrap_or("http"),
         proxy.host().unwrap_or(""),
-        proxy.port_u16().map(|p| format!(":{p}")).unwrap_or_default()
+        proxy
+            .port_u16()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default()
     );
     let names: &[&'static str] = match url.scheme() {
         "https" => &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],

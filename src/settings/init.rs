@@ -183,10 +183,7 @@ fn template(provider: Option<ProviderName>, name: &str) -> String {
             "# gradebook.readonly, resource.readonly.",
             "scopes = [\"roster.readonly\"]",
             "# TODO: where to write: a .zip file or a folder (format = \"json\" or \"ndjson\" for others)",
-            &format!(
-                "# out = {}",
-                quoted(&format!("/srv/rosters/{name}.zip"))
-            ),
+            &format!("# out = {}", quoted(&format!("/srv/rosters/{name}.zip"))),
         ],
     );
     let mut text = lines.join("\n");
@@ -226,7 +223,9 @@ mod tests {
         names.sort();
         assert_eq!(got, names);
         let before = std::fs::read(&file).unwrap();
-        let err = init_profile(None, "north", Some(&file)).unwrap_err().to_string();
+        let err = init_profile(None, "north", Some(&file))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("already has a profile `north`"), "{err}");
         assert_eq!(std::fs::read(&file).unwrap(), before, "nothing was changed");
     }

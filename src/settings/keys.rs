@@ -29,7 +29,11 @@ pub struct Unknown {
 
 impl std::fmt::Display for Unknown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: unknown key `{}` in {}", self.line, self.key, self.place)?;
+        write!(
+            f,
+            "line {}: unknown key `{}` in {}",
+            self.line, self.key, self.place
+        )?;
         match self.suggestion {
             Some(s) => write!(f, " (did you mean `{s}`?)"),
             None => Ok(()),

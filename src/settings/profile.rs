@@ -236,7 +236,11 @@ pub fn default_profile(explicit: Option<&Path>) -> Result<Option<DefaultProfile>
                 if names.is_empty() {
                     "none".to_string()
                 } else {
-                    names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                    names
+                        .iter()
+                        .map(|n| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             )));
         }

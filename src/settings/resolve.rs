@@ -55,15 +55,7 @@ impl Config {
     /// Checks `settings` for an export.
     pub fn resolve(settings: &Settings) -> Result<Config, SettingsError> {
         let connection = Connection::resolve(settings, true)?;
-        if connection.scopes.is_empty() {
-            return Err(SettingsError(
-                "no scope given: add --scope roster.readonly (or another scope)".into(),
-            ));
-        }
-        let collections = plan(
-            &connection.scopes,
-            settings.only.as_deref().unwrap_or_default(),
-        )?;
+        let collections = connection.planned(settings)?;
         let defaults = PagerSettings::default();
         let pager = PagerSettings {
             page_size: settings.page_size.unwrap_or(defaults.page_size).max(1),
@@ -107,6 +99,18 @@ impl Connection {
 
 /// `flag` is needed and no layer set it. Only the URLs can come from a provider preset, so only
 /// they suggest `--provider`, and not when one is already named.
+impl Connection {
+    /// The collections to fetch: those the scopes grant, narrowed by `--only`, in export order.
+    pub fn planned(&self, settings: &Settings) -> Result<Vec<CollectionId>, SettingsError> {
+        if self.scopes.is_empty() {
+            return Err(SettingsError(
+                "no scope given: add --scope roster.readonly (or another scope)".into(),
+            ));
+        }
+        plan(&self.scopes, settings.only.as_deref().unwrap_or_default())
+    }
+}
+
 fn missing(flag: &str, var: &str, settings: &Settings) -> SettingsError {
     let url = matches!(flag, "--base-url" | "--token-url");
     SettingsError(match settings.provider {

@@ -289,10 +289,7 @@ fn a_self_signed_ca_certificate_used_by_the_server_is_trusted_only_when_named() 
             .exits(4)
             .says("the server's certificate was rejected");
     }
-    run_to(
-        server.export().args(["--scope", "roster.readonly"]),
-        &out,
-    )
-    .exits(4)
-    .says("--ca-cert");
+    run_to(server.export().args(["--scope", "roster.readonly"]), &out)
+        .exits(4)
+        .says("--ca-cert");
 }
