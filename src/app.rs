@@ -174,6 +174,7 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
         };
         write_summary(path, &doc);
     }
+    progress.clear();
     match result {
         Ok(summary) => {
             if !args.logging.quiet && style == LogStyle::Text {

@@ -20,8 +20,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The known word `word` most likely stands for: the same once `-` is read as `_` and case is
-/// ignored, one that starts or ends with it (`scope` → `scopes`), or the nearest within a third
-/// of its length (at least 1, at most 3 edits).
+/// ignored, one that starts or ends with it (`scope` → `scopes`), one it starts with (`output`
+/// → `out`), or the nearest within a third of its length (at least 1, at most 3 edits).
 pub fn nearest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
     let w = norm(word);
@@ -32,6 +32,14 @@ pub fn nearest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
         && let Some(k) = known
             .iter()
             .find(|k| norm(k).starts_with(&w) || norm(k).ends_with(&w))
+    {
+        return Some(k);
+    }
+    // The other way round (`output` → `out`): the longest known word it starts with.
+    if let Some(k) = known
+        .iter()
+        .filter(|k| k.len() >= 3 && w.starts_with(&norm(k)))
+        .max_by_key(|k| k.len())
     {
         return Some(k);
     }
@@ -57,6 +65,7 @@ mod tests {
         assert_eq!(nearest("scope", &known), Some("scopes"));
         assert_eq!(nearest("base_ulr", &known), Some("base_url"));
         assert_eq!(nearest("client-id", &known), Some("client_id"));
+        assert_eq!(nearest("output", &known), Some("out"));
         assert_eq!(nearest("colour", &known), None);
     }
 }

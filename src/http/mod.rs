@@ -62,7 +62,10 @@ impl Default for HttpSettings {
 /// Why the network layer gave up. Every variant names the request's place (`Target`).
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("{target}: gave up after {attempts} attempts; last: {last}")]
+    #[error(
+        "{target}: gave up after {attempts} attempt{}; last: {last}",
+        if *.attempts == 1 { "" } else { "s" }
+    )]
     GaveUp {
         target: Target,
         attempts: u32,

@@ -57,8 +57,8 @@ pub fn cannot_reach(err: &reqwest::Error) -> Option<String> {
     let why = cause(err);
     Some(match proxy_for(url) {
         Some((proxy, source)) => format!(
-            "cannot reach {} through the proxy {proxy} (from {source}; NO_PROXY lists hosts to \
-             reach directly) ({why})",
+            "cannot reach {} through the proxy {proxy} (from {source}): {why}; hosts listed in \
+             NO_PROXY are reached directly",
             host_port(url)
         ),
         None => format!("cannot reach {} ({why})", host_port(url)),
@@ -78,8 +78,13 @@ fn cause(err: &reqwest::Error) -> String {
             }
         }
         let text = s.to_string();
-        if text.starts_with("dns error") {
-            let detail = s.source().map(|d| d.to_string()).unwrap_or(text);
+        if text.to_ascii_lowercase().contains("dns") {
+            let mut detail = text;
+            let mut inner = s.source();
+            while let Some(i) = inner {
+                detail = i.to_string();
+                inner = i.source();
+            }
             return format!("the name does not resolve: {detail}");
         }
         innermost = text;

@@ -4,7 +4,9 @@
 mod support;
 
 mod auth;
+mod check;
 mod cli;
+mod diagnosis;
 mod faults;
 mod formats;
 mod grants;
@@ -14,6 +16,7 @@ mod profiles;
 mod roster_csv;
 mod safety;
 mod security;
+mod setup;
 mod signing;
 mod summary;
 mod tls;
