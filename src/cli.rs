@@ -30,6 +30,9 @@ Examples:
   # Try it with no account: the built-in sandbox district
   roster-export --demo --scope roster.readonly --out demo.zip
 
+  # A new host: a profile to fill in, a check of the connection, then the export
+  roster-export init --provider blackbaud && roster-export check && roster-export
+
   # A nightly CSV bundle (Blackbaud's OneRoster API; --provider fills in its URLs)
   ROSTER_EXPORT_CLIENT_SECRET=... roster-export --provider blackbaud --client-id KEY \\
       --scope roster.readonly --scope roster-demographics.readonly --out /srv/rosters/district.zip
