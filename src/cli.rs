@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use crate::auth::{AuthKind, ClientAuth, RefreshTokenGrant, SignatureMethod};
 use crate::env_vars as env;
-use crate::export::{Format, OutputOptions, ShrinkLimit};
+use crate::export::{Format, OutputOptions, ShrinkLimit, ValidateMode};
 use crate::http::{HttpSettings, Limit, PaceSettings, RetryPolicy};
 use crate::logging::LogFormat;
 use crate::pager::PagerSettings;
@@ -182,6 +182,12 @@ value_enum!(Format, |v| match v {
     Format::Json => "one <collection>.json array per collection, records as the server sent them",
     Format::Ndjson =>
         "one {\"collection\", \"record\"} line per record, to a file or to stdout (--out -)",
+});
+
+value_enum!(ValidateMode, |v| match v {
+    ValidateMode::Warn => "log the problems and publish",
+    ValidateMode::Error => "publish nothing when there are problems (exit 4)",
+    ValidateMode::Off => "skip the checks",
 });
 
 value_enum!(LogFormat, |v| match v {
@@ -357,6 +363,10 @@ pub struct ExportArgs {
     /// records (consumers treat missing rows as deletions): a percentage, or `off`.
     #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, help_heading = "Output")]
     pub max_shrink: Option<ShrinkLimit>,
+    /// Check a CSV bundle as `roster-export validate` does before publishing it: `warn` logs the
+    /// problems and publishes, `error` publishes nothing (exit 4), `off` skips the checks.
+    #[arg(long, value_name = "MODE", env = env::VALIDATE, value_enum, help_heading = "Output")]
+    pub validate: Option<ValidateMode>,
     /// Deflate level of a .zip output: 0 stores, 1 is fast, 9 is smallest.
     #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9), help_heading = "Output")]
     pub zip_level: Option<u32>,
@@ -430,6 +440,7 @@ pub fn command() -> clap::Command {
         ("format", Format::default().to_string()),
         ("max_shrink", ShrinkLimit::default().to_string()),
         ("zip_level", OutputOptions::DEFAULT_ZIP_LEVEL.to_string()),
+        ("validate", ValidateMode::default().to_string()),
     ];
     let mut command = Cli::command();
     for (id, value) in defaults {
@@ -574,6 +585,7 @@ impl ExportArgs {
             system_code: self.system_code.clone(),
             max_shrink: self.max_shrink,
             zip_level: self.zip_level,
+            validate: self.validate,
             allow_partial: flag(self.allow_partial),
             page_size: self.page_size,
             concurrency: self.concurrency,

@@ -16,7 +16,9 @@ use super::error::ExportError;
 use super::json::{JsonFile, Ndjson};
 use super::lines::Lines;
 use super::staging::{Shape, Target, create_private};
-use super::{CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport};
+use super::{
+    CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport, ValidateMode,
+};
 use crate::records::Page;
 
 const MANIFEST: &str = "manifest.csv";
@@ -350,6 +352,7 @@ impl Bundle {
         let mut files = Vec::new();
         let mut absent = Vec::new();
         let mut entries = Vec::new();
+        let mut validation = None;
         let staged = match writer {
             Writer::Files { staged, .. } if options.format == Format::Csv => {
                 let resources_done = finished
@@ -364,12 +367,17 @@ impl Bundle {
                 }
                 write_manifest(staged.dir.path(), &absent, &options)?;
                 entries.push(MANIFEST.to_string());
+                entries.extend(files.iter().map(|f| f.name.clone()));
+                remove_strays(staged.dir.path(), &entries)?;
+                validation = validate(&staged, options.validate)?;
                 staged
             }
             Writer::Files { staged, .. } => {
                 for c in COLLECTIONS.iter() {
                     files.extend(written(&JsonFile::file_name(c.id)));
                 }
+                entries.extend(files.iter().map(|f| f.name.clone()));
+                remove_strays(staged.dir.path(), &entries)?;
                 staged
             }
             Writer::Ndjson { staged, lines } => {
@@ -384,6 +392,7 @@ impl Bundle {
                         replaced: false,
                         collections: finished,
                         warnings: Vec::new(),
+                        validation: None,
                     });
                 };
                 files.push(FileRows {
@@ -393,11 +402,7 @@ impl Bundle {
                 staged
             }
         };
-        entries.extend(files.iter().map(|f| f.name.clone()));
         let Staged { target, dir, _lock } = staged;
-        if options.format != Format::Ndjson {
-            remove_strays(dir.path(), &entries)?;
-        }
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
         let comparison = if existed {
@@ -426,7 +431,34 @@ impl Bundle {
             replaced: existed,
             collections: finished,
             warnings,
+            validation,
         })
+    }
+}
+
+/// Checks the staged CSV bundle as `roster-export validate` would: problems are logged, and under
+/// `--validate error` they stop the publish. Returns the summary line when it checked.
+fn validate(staged: &Staged, mode: ValidateMode) -> Result<Option<String>, ExportError> {
+    if mode == ValidateMode::Off {
+        return Ok(None);
+    }
+    let options = crate::validate::Options { max_per_rule: 5 };
+    let report = crate::validate::check_dir(staged.dir.path(), &options)
+        .map_err(|e| ExportError::Internal(format!("validating the staged bundle: {e}")))?;
+    let summary = report.summary();
+    if report.is_clean() {
+        tracing::debug!("validated the bundle: {summary}");
+        return Ok(Some(summary));
+    }
+    for line in report.to_string().lines() {
+        tracing::warn!(target_path = %staged.target.path.display(), "validation: {line}");
+    }
+    match mode {
+        ValidateMode::Error => Err(ExportError::Invalid {
+            path: staged.target.path.clone(),
+            summary,
+        }),
+        _ => Ok(Some(summary)),
     }
 }
 

@@ -66,6 +66,13 @@ pub enum ExportError {
         limit_percent: u64,
     },
 
+    /// The staged CSV bundle failed its checks under `--validate error`.
+    #[error(
+        "refusing to publish {path}: the bundle fails validation ({summary}); the previous output \
+         is kept (the problems are logged above; --validate warn publishes anyway)"
+    )]
+    Invalid { path: PathBuf, summary: String },
+
     /// Building the zip failed.
     #[error("building the zip {path}: {source}")]
     Zip {
@@ -96,6 +103,11 @@ impl ExportError {
     /// The shrink guard refused to publish: a data problem (exit 4), not an output failure.
     pub fn is_shrink(&self) -> bool {
         matches!(self, ExportError::Shrink { .. })
+    }
+
+    /// The bundle failed validation: a data error (exit 4).
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, ExportError::Invalid { .. })
     }
 
     /// A record the server sent could not be mapped: a data error (exit 4), not an output failure.

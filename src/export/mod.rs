@@ -47,6 +47,19 @@ use oneroster::{CollectionId, CsvFile};
 use crate::named::named_enum;
 
 named_enum! {
+    /// Whether a CSV bundle is checked (`roster-export validate`'s checks) before it is published.
+    #[derive(Default)]
+    pub enum ValidateMode {
+        /// Problems are logged; the bundle is published.
+        #[default]
+        Warn = "warn",
+        /// Problems stop the publish (exit 4); the previous output stays.
+        Error = "error",
+        Off = "off",
+    }
+}
+
+named_enum! {
     /// The output format.
     #[derive(Default)]
     pub enum Format {
@@ -85,6 +98,8 @@ pub struct OutputOptions {
     pub max_shrink: Option<MaxShrink>,
     /// Deflate level of a zip's entries, 0 (stored) to 9.
     pub zip_level: u32,
+    /// Check a CSV bundle before publishing it.
+    pub validate: ValidateMode,
 }
 
 impl OutputOptions {
@@ -134,4 +149,6 @@ pub struct PublishReport {
     /// Things that went wrong after the output was safely in place (e.g. an old copy that could
     /// not be removed).
     pub warnings: Vec<String>,
+    /// The validation summary line of a CSV bundle that was checked.
+    pub validation: Option<String>,
 }

@@ -30,6 +30,7 @@ fn opts(format: Format, path: &Path) -> OutputOptions {
         system_code: None,
         max_shrink: None,
         zip_level: 6,
+        validate: ValidateMode::Off,
     }
 }
 

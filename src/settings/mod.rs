@@ -16,7 +16,7 @@ mod secret;
 use std::path::PathBuf;
 
 use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
-use crate::export::{Format, ShrinkLimit};
+use crate::export::{Format, ShrinkLimit, ValidateMode};
 use crate::http::Limit;
 
 pub use profile::{ConfigFile, Profile, default_path, listing as profile_listing};
@@ -161,6 +161,8 @@ settings! {
     max_shrink: ShrinkLimit,
     /// Deflate level of a zip output, 0 to 9.
     zip_level: u32,
+    /// Check a CSV bundle before publishing it.
+    validate: ValidateMode,
     allow_partial: bool,
 }
 

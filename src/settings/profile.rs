@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::{HeaderSetting, ProviderName, Secret, Settings, SettingsError};
 use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
-use crate::export::{Format, ShrinkLimit};
+use crate::export::{Format, ShrinkLimit, ValidateMode};
 use crate::http::Limit;
 
 /// The whole file.
@@ -76,6 +76,7 @@ pub struct Profile {
     pub system_code: Option<String>,
     pub max_shrink: Option<ShrinkLimit>,
     pub zip_level: Option<u32>,
+    pub validate: Option<ValidateMode>,
     pub allow_partial: Option<bool>,
 }
 
@@ -273,6 +274,7 @@ impl Loaded {
             system_code: p.system_code.clone(),
             max_shrink: p.max_shrink,
             zip_level: p.zip_level,
+            validate: p.validate,
             allow_partial: p.allow_partial,
         })
     }

@@ -413,6 +413,7 @@ fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
             .zip_level
             .unwrap_or(OutputOptions::DEFAULT_ZIP_LEVEL)
             .min(9),
+        validate: settings.validate.unwrap_or_default(),
     })
 }
 
