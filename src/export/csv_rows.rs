@@ -119,13 +119,7 @@ fn render<'a>(
 
 /// Whether a record's status says it is gone (`tobedeleted`, or 1.0's `inactive`).
 fn is_deleted(status: Option<&RawValue>) -> bool {
-    match status.map(fields::classify) {
-        Some(Ok(Json::Str(s))) => {
-            let s = s.trim();
-            s.eq_ignore_ascii_case("tobedeleted") || s.eq_ignore_ascii_case("inactive")
-        }
-        _ => false,
-    }
+    matches!(status.map(fields::classify), Some(Ok(Json::Str(s))) if crate::records::is_deleted_status(&s))
 }
 
 /// One staged CSV file being written.

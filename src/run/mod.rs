@@ -137,7 +137,8 @@ async fn export_collection(
             ids: &shared.ids,
             bar: &bar,
         };
-        let stats = match pager::walk(shared.api.clone(), collection, &plan.pager, feed).await {
+        let request = pager::Request::all(collection);
+        let stats = match pager::walk(shared.api.clone(), &request, &plan.pager, feed).await {
             Ok(stats) => stats,
             Err(err) if collection.optional_service && is_not_found(&err) => {
                 // Many hosts leave out demographics, gradebook or resources: say so, mark it absent.
