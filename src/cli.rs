@@ -381,6 +381,28 @@ pub struct ExportArgs {
     #[arg(long, env = env::ALLOW_PARTIAL, help_heading = "Output")]
     pub allow_partial: bool,
 
+    /// Pull only what changed since the last run: each collection is asked for the records whose
+    /// dateLastModified is newer than the last run saw, and the changes are applied to the
+    /// previous output, which then equals a full pull. The first run (and any run whose state
+    /// does not fit) pulls in full.
+    #[arg(long, env = env::INCREMENTAL, help_heading = "Incremental")]
+    pub incremental: bool,
+    /// With --incremental: pull in full this time (the state is rewritten).
+    #[arg(long, help_heading = "Incremental")]
+    pub full: bool,
+    /// With --incremental: pull in full when the last full pull is this many days old (0: never).
+    #[arg(long, value_name = "DAYS", env = env::FULL_EVERY, help_heading = "Incremental")]
+    pub full_every: Option<u32>,
+    /// With --incremental: the state file (default: one per output in the platform's state
+    /// folder, e.g. ~/.local/state/roster-export/).
+    #[arg(long, value_name = "FILE", env = env::STATE, help_heading = "Incremental")]
+    pub state: Option<PathBuf>,
+    /// Write a OneRoster delta bundle of the records changed since this RFC 3339 time (e.g.
+    /// 2026-11-30T00:00:00Z): status and dateLastModified filled, deleted records kept, every
+    /// file `delta` in the manifest.
+    #[arg(long, value_name = "DATETIME", conflicts_with_all = ["incremental", "full"], help_heading = "Incremental")]
+    pub since: Option<String>,
+
     /// Records asked for per request; hosts may send fewer, and the pager copes.
     #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
     pub page_size: Option<u64>,
@@ -441,6 +463,10 @@ pub fn command() -> clap::Command {
         ("max_shrink", ShrinkLimit::default().to_string()),
         ("zip_level", OutputOptions::DEFAULT_ZIP_LEVEL.to_string()),
         ("validate", ValidateMode::default().to_string()),
+        (
+            "full_every",
+            crate::settings::DEFAULT_FULL_EVERY_DAYS.to_string(),
+        ),
     ];
     let mut command = Cli::command();
     for (id, value) in defaults {
@@ -587,6 +613,11 @@ impl ExportArgs {
             zip_level: self.zip_level,
             validate: self.validate,
             allow_partial: flag(self.allow_partial),
+            incremental: flag(self.incremental),
+            full: flag(self.full),
+            full_every: self.full_every,
+            state: self.state.clone(),
+            since: self.since.clone(),
             page_size: self.page_size,
             concurrency: self.concurrency,
             ..Settings::default()

@@ -36,5 +36,6 @@ pub mod records;
 pub mod run;
 pub mod settings;
 pub mod signal;
+pub mod state;
 pub mod urls;
 pub mod validate;

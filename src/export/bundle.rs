@@ -11,10 +11,11 @@ use tempfile::TempDir;
 
 use std::collections::HashMap;
 
-use super::csv_rows::{CsvCollection, csv_error, csv_writer};
+use super::csv_rows::{CsvCollection, RowOptions, csv_error, csv_writer};
 use super::error::ExportError;
 use super::json::{JsonFile, Ndjson};
 use super::lines::Lines;
+use super::merge::{Changing, Merged, Previous};
 use super::staging::{Shape, Target, create_private};
 use super::{
     CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport, ValidateMode,
@@ -25,13 +26,20 @@ const MANIFEST: &str = "manifest.csv";
 
 /// A staged output. Each collection is begun, written page by page in order, and finished or
 /// abandoned (`begin_collection`, `write_page`…, `finish_collection` / `abandon_collection`);
-/// several may be open at once. `publish` puts the result in place. Dropping a bundle that was
-/// not published removes its staging folder and leaves the target untouched.
+/// several may be open at once. In an incremental run a collection may instead receive only its
+/// changes (`begin_changes`, `write_page`…, `apply_changes`), which are applied to the previous
+/// output's files before it is finished. `publish` puts the result in place. Dropping a bundle
+/// that was not published removes its staging folder and leaves the target untouched.
 pub struct Bundle {
     options: OutputOptions,
     planned: Vec<CollectionId>,
     writer: Writer,
+    /// Collections whose changes are arriving, and those with their changes applied.
+    changing: HashMap<CollectionId, Changing>,
+    merged: HashMap<CollectionId, Merged>,
     finished: Vec<CollectionOutput>,
+    /// Hash the output once it is published.
+    fingerprint: bool,
 }
 
 /// The staging area of a file-system target, and the lock held for the bundle's lifetime.
@@ -39,6 +47,8 @@ struct Staged {
     target: Target,
     dir: TempDir,
     _lock: File,
+    /// Whether there was an earlier output when the bundle was created.
+    existed: bool,
 }
 
 /// The format's writers and the collections they have open.
@@ -128,11 +138,14 @@ impl Staged {
         let target = Target::resolve(path, format)?;
         target.check()?;
         let lock = target.lock()?;
+        // Checked again under the lock: a run that just finished may have published.
+        let existed = target.check()?;
         let dir = target.staging_dir()?;
         Ok(Staged {
             target,
             dir,
             _lock: lock,
+            existed,
         })
     }
 }
@@ -176,8 +189,16 @@ impl Bundle {
             options: opts.clone(),
             planned: planned.to_vec(),
             writer,
+            changing: HashMap::new(),
+            merged: HashMap::new(),
             finished: Vec::new(),
+            fingerprint: false,
         })
+    }
+
+    /// Whether collection `c` is begun and neither finished nor abandoned.
+    fn is_open(&self, c: CollectionId) -> bool {
+        self.writer.is_open(c) || self.changing.contains_key(&c) || self.merged.contains_key(&c)
     }
 
     /// The collections open for writing.
@@ -185,8 +206,35 @@ impl Bundle {
         self.planned
             .iter()
             .copied()
-            .filter(|c| self.writer.is_open(*c))
+            .filter(|c| self.is_open(*c))
             .collect()
+    }
+
+    /// Whether there is an earlier output that changes can be applied to.
+    pub fn has_previous(&self) -> bool {
+        self.writer.staged().is_some_and(|s| s.existed)
+    }
+
+    /// A hash of the output now at the target (see `fingerprint`); `None` when there is none or
+    /// the output is standard output.
+    pub fn previous_fingerprint(&self) -> Result<Option<String>, ExportError> {
+        match self.writer.staged() {
+            Some(s) if s.existed => super::fingerprint::of(s.target.shape, &s.target.path)
+                .map_err(ExportError::io("reading", &s.target.path)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Asks `publish` for a hash of what it published (for the incremental state).
+    pub fn fingerprint_on_publish(&mut self) {
+        self.fingerprint = true;
+    }
+
+    fn row_options(&self) -> RowOptions {
+        RowOptions {
+            include_passwords: self.options.include_passwords,
+            delta: self.options.delta,
+        }
     }
 
     /// The target as shown in messages.
@@ -223,16 +271,68 @@ impl Bundle {
             .collect()
     }
 
-    /// Starts writing collection `c` (its files are created, with their header rows).
-    pub fn begin_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
-        if self.writer.is_open(c) {
+    fn check_new(&self, c: CollectionId) -> Result<(), ExportError> {
+        if self.is_open(c) {
             return Err(sequence(&self.shown(), c, "was begun twice"));
         }
         if self.finished.iter().any(|o| o.collection == c) {
             return Err(sequence(&self.shown(), c, "was already written"));
         }
+        Ok(())
+    }
+
+    /// Starts receiving the changes of collection `c` (an incremental run): pages go to private
+    /// delta files until [`Bundle::apply_changes`]. On standard output the changes are the output,
+    /// and this is [`Bundle::begin_collection`].
+    pub fn begin_changes(&mut self, c: CollectionId) -> Result<(), ExportError> {
+        self.check_new(c)?;
+        let Some(staged) = self.writer.staged() else {
+            return self.begin_collection(c);
+        };
+        if !staged.existed {
+            return Err(sequence(
+                &self.shown(),
+                c,
+                "has no earlier output to apply changes to",
+            ));
+        }
+        let dir = staged.dir.path().join(".delta").join(c.name());
+        let changing = Changing::create(
+            &dir,
+            &staged.target.path,
+            c,
+            self.options.format,
+            self.association(c),
+            self.row_options(),
+        )?;
+        self.changing.insert(c, changing);
+        Ok(())
+    }
+
+    /// Applies the changes received for `c` to the previous output's files of `c`. Returns the
+    /// rows (CSV) or records the result holds, for the caller to check against the host's count
+    /// before it finishes (or abandons) the collection.
+    pub fn apply_changes(&mut self, c: CollectionId) -> Result<u64, ExportError> {
+        let (Some(changing), Some(staged)) = (self.changing.remove(&c), self.writer.staged())
+        else {
+            return Err(self.not_open(c, "cannot apply changes"));
+        };
+        let previous = Previous {
+            shape: staged.target.shape,
+            path: &staged.target.path,
+        };
+        let merged = changing.apply(previous, staged.dir.path())?;
+        let rows = merged.output.rows;
+        self.merged.insert(c, merged);
+        Ok(rows)
+    }
+
+    /// Starts writing collection `c` (its files are created, with their header rows).
+    pub fn begin_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
+        self.check_new(c)?;
         let association = self.association(c);
-        let (format, include_passwords) = (self.options.format, self.options.include_passwords);
+        let format = self.options.format;
+        let rows = self.row_options();
         match &mut self.writer {
             Writer::Files { staged, open } => {
                 let dir = staged.dir.path();
@@ -242,7 +342,7 @@ impl Bundle {
                         &staged.target.path,
                         c,
                         association,
-                        include_passwords,
+                        rows,
                     )?)),
                     _ => FileWriter::Json(JsonFile::create(dir, c)?),
                 };
@@ -260,8 +360,11 @@ impl Bundle {
     /// Writes a page of an open collection, records in page order.
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
         let c = page.collection;
-        if !self.writer.is_open(c) {
+        if !self.is_open(c) {
             return Err(self.not_open(c, "a page arrived"));
+        }
+        if let Some(changing) = self.changing.get_mut(&c) {
+            return changing.write_page(page);
         }
         match &mut self.writer {
             Writer::Files { open, .. } => match open.get_mut(&c) {
@@ -275,6 +378,22 @@ impl Bundle {
     /// Completes collection `c`: its files are flushed and fsynced, and it will be `bulk` in the
     /// manifest.
     pub fn finish_collection(&mut self, c: CollectionId) -> Result<CollectionOutput, ExportError> {
+        if let Some(merged) = self.merged.remove(&c) {
+            if let (Some((stream, path)), Writer::Ndjson { lines, .. }) =
+                (merged.lines, &mut self.writer)
+            {
+                lines.add_finished(c, stream, path)?;
+            }
+            self.finished.push(merged.output.clone());
+            return Ok(merged.output);
+        }
+        if self.changing.contains_key(&c) {
+            return Err(sequence(
+                &self.shown(),
+                c,
+                "cannot finish before its changes are applied",
+            ));
+        }
         if !self.writer.is_open(c) {
             return Err(self.not_open(c, "cannot finish"));
         }
@@ -303,6 +422,17 @@ impl Bundle {
     /// file, or while they wait their turn, they are.
     pub fn abandon_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
         let was_finished = self.finished.iter().position(|o| o.collection == c);
+        if let Some(changing) = self.changing.remove(&c) {
+            changing.abandon()?;
+        }
+        if let Some(Merged {
+            lines: Some((stream, path)),
+            ..
+        }) = self.merged.remove(&c)
+        {
+            drop(stream);
+            remove_staged(&path)?;
+        }
         match &mut self.writer {
             // Closing the writers is enough; the files go below.
             Writer::Files { open, .. } => drop(open.remove(&c)),
@@ -340,6 +470,7 @@ impl Bundle {
             options,
             writer,
             finished,
+            fingerprint,
             ..
         } = self;
         let written = |name: &str| {
@@ -393,6 +524,7 @@ impl Bundle {
                         collections: finished,
                         warnings: Vec::new(),
                         validation: None,
+                        fingerprint: None,
                     });
                 };
                 files.push(FileRows {
@@ -402,15 +534,18 @@ impl Bundle {
                 staged
             }
         };
-        let Staged { target, dir, _lock } = staged;
+        let Staged {
+            target, dir, _lock, ..
+        } = staged;
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
-        let comparison = if existed {
+        // A delta bundle is not comparable with the bulk one it replaces.
+        let comparison = if existed && !options.delta {
             super::changes::compare(&target, dir.path(), &files, options.format)?
         } else {
             Default::default()
         };
-        if let (true, Some(limit)) = (existed, options.max_shrink) {
+        if let (true, false, Some(limit)) = (existed, options.delta, options.max_shrink) {
             super::shrink::check(&target, &files, &comparison.previous, limit)?;
         }
         let warnings = match target.shape {
@@ -432,6 +567,12 @@ impl Bundle {
             collections: finished,
             warnings,
             validation,
+            fingerprint: if fingerprint {
+                super::fingerprint::of(target.shape, &target.path)
+                    .map_err(ExportError::io("reading", &target.path))?
+            } else {
+                None
+            },
         })
     }
 }
@@ -478,6 +619,8 @@ fn write_manifest(
     for file in CsvFile::ALL {
         let mode = if absent.contains(&file) {
             "absent"
+        } else if options.delta {
+            "delta"
         } else {
             "bulk"
         };
@@ -506,8 +649,14 @@ fn remove_strays(dir: &Path, keep: &[String]) -> Result<(), ExportError> {
     for entry in fs::read_dir(dir).map_err(ExportError::io("reading", dir))? {
         let entry = entry.map_err(ExportError::io("reading", dir))?;
         let name = entry.file_name();
-        if !keep.iter().any(|k| name.to_str() == Some(k)) {
-            remove_staged(&entry.path())?;
+        if keep.iter().any(|k| name.to_str() == Some(k)) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path).map_err(ExportError::io("removing", &path))?;
+        } else {
+            remove_staged(&path)?;
         }
     }
     Ok(())

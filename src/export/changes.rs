@@ -54,7 +54,9 @@ pub(super) fn compare(
             continue;
         };
         let mut index: Vec<(CollectionId, u128, u64)> = Vec::new();
-        let read = with_previous(target, &file.name, |r| kind.each(r, &mut |k| index.push(k)));
+        let read = with_previous(target.shape, &target.path, &file.name, |r| {
+            kind.each(r, &mut |k| index.push(k))
+        });
         let shown = target.path.join(&file.name);
         if read
             .map_err(ExportError::io("reading the previous", &shown))?
@@ -89,26 +91,28 @@ pub(super) fn compare(
     Ok(found)
 }
 
-/// Runs `read` on file `name` of the previous output at `target`; `None` when there is none.
-fn with_previous(
-    target: &Target,
+/// Runs `read` on file `name` of the output of `shape` at `path` (a zip's entry, a folder's file,
+/// or the single file itself, whatever `name`); `None` when there is none.
+pub(super) fn with_previous(
+    shape: Shape,
+    path: &Path,
     name: &str,
     read: impl FnOnce(&mut dyn Read) -> io::Result<()>,
 ) -> io::Result<Option<()>> {
     let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
-    match target.shape {
-        Shape::Folder => match File::open(target.path.join(name)) {
+    match shape {
+        Shape::Folder => match File::open(path.join(name)) {
             Ok(mut f) => read(&mut f).map(Some),
             Err(e) if missing(&e) => Ok(None),
             Err(e) => Err(e),
         },
-        Shape::File => match File::open(&target.path) {
+        Shape::File => match File::open(path) {
             Ok(mut f) => read(&mut f).map(Some),
             Err(e) if missing(&e) => Ok(None),
             Err(e) => Err(e),
         },
         Shape::Zip => {
-            let file = match File::open(&target.path) {
+            let file = match File::open(path) {
                 Ok(f) => f,
                 Err(e) if missing(&e) => return Ok(None),
                 Err(e) => return Err(e),
@@ -188,7 +192,7 @@ impl Kind {
 }
 
 /// `{"collection":"NAME","record":{…}}` → the name and the record's text.
-fn ndjson_parts(line: &str) -> Option<(&str, &str)> {
+pub(super) fn ndjson_parts(line: &str) -> Option<(&str, &str)> {
     let rest = line.strip_prefix("{\"collection\":\"")?;
     let (name, rest) = rest.split_once('"')?;
     let record = rest.strip_prefix(",\"record\":")?.strip_suffix('}')?;

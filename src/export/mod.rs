@@ -28,8 +28,10 @@ mod changes;
 mod csv_rows;
 mod error;
 mod fields;
+mod fingerprint;
 mod json;
 mod lines;
+mod merge;
 mod shrink;
 mod staging;
 #[cfg(test)]
@@ -100,6 +102,10 @@ pub struct OutputOptions {
     pub zip_level: u32,
     /// Check a CSV bundle before publishing it.
     pub validate: ValidateMode,
+    /// A delta bundle (`--since`): CSV rows carry `status` and `dateLastModified`, records marked
+    /// deleted are kept, and the manifest says `delta` for each file written; no format is
+    /// compared with (or shrink-guarded against) the output it replaces.
+    pub delta: bool,
 }
 
 impl OutputOptions {
@@ -151,4 +157,6 @@ pub struct PublishReport {
     pub warnings: Vec<String>,
     /// The validation summary line of a CSV bundle that was checked.
     pub validation: Option<String>,
+    /// A hash of the published output, when asked for ([`Bundle::fingerprint_on_publish`]).
+    pub fingerprint: Option<String>,
 }

@@ -31,6 +31,7 @@ fn opts(format: Format, path: &Path) -> OutputOptions {
         max_shrink: None,
         zip_level: 6,
         validate: ValidateMode::Off,
+        delta: false,
     }
 }
 

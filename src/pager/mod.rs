@@ -111,6 +111,11 @@ pub struct WalkStats {
     /// records passed on that are marked deleted (`tobedeleted`, or 1.0's `inactive`).
     pub newest: Option<jiff::Timestamp>,
     pub deleted: Vec<String>,
+    /// With `keep_ids`: the sourcedId of every record passed on.
+    pub ids: Vec<String>,
+    /// With `track_changes`: when the walk began, by the host's clock where its first reply
+    /// said (`Date`), else by ours; a change made later is newer than this.
+    pub read_from: Option<jiff::Timestamp>,
     pub elapsed: Duration,
 }
 
@@ -158,6 +163,8 @@ pub struct Request {
     /// A v1.1 filter, e.g. `dateLastModified>'2026-11-30T00:00:00Z'`.
     pub filter: Option<String>,
     pub track_changes: bool,
+    /// Keep every sourcedId passed on (for a walk of changes, which is small).
+    pub keep_ids: bool,
 }
 
 impl Request {
@@ -167,16 +174,29 @@ impl Request {
             collection,
             filter: None,
             track_changes: false,
+            keep_ids: false,
         }
     }
 }
 
-/// Asks for one record of `request`'s collection and returns the host's `X-Total-Count`, when it
-/// sends one: what the whole (or filtered) collection holds, for one small request.
-pub async fn probe_total<S: PageSource>(api: &S, request: &Request) -> Result<Option<u64>, PagerError> {
+/// What a one-record request says about a collection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Probe {
+    /// `X-Total-Count`: what the whole (or filtered) collection holds.
+    pub total: Option<u64>,
+    /// The reply's `Date`: the host's clock.
+    pub date: Option<jiff::Timestamp>,
+}
+
+/// Asks for one record of `request`'s collection: its total and the host's clock, for one small
+/// request.
+pub async fn probe<S: PageSource>(api: &S, request: &Request) -> Result<Probe, PagerError> {
     let url = api.collection_url(request.collection, request.filter.as_deref(), 1, 0);
     let fetched = api.get_page(request.collection, &url, 0).await?;
-    Ok(header_total(&fetched.headers))
+    Ok(Probe {
+        total: header_total(&fetched.headers),
+        date: header_date(&fetched.headers),
+    })
 }
 
 /// Walks a collection and sends its pages, de-duplicated and in order, into `feed`.
@@ -193,6 +213,7 @@ pub async fn walk<S: PageSource, T: From<Passed> + Send + 'static>(
         collection,
         filter: request.filter.clone(),
         track_changes: request.track_changes,
+        keep_ids: request.keep_ids,
         settings,
         feed,
         page_bytes: (settings.page_size as usize).saturating_mul(BYTES_PER_RECORD),
@@ -213,6 +234,7 @@ struct Walk<'a, S, T> {
     collection: &'static Collection,
     filter: Option<String>,
     track_changes: bool,
+    keep_ids: bool,
     settings: &'a PagerSettings,
     feed: Feed<'a, T>,
     /// The size of the collection's biggest page so far, what the next one is paid for in advance.
@@ -269,7 +291,11 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
     async fn run(&mut self) -> Result<(), PagerError> {
         let limit = self.settings.page_size.max(1);
         let first_url = self.url(limit, 0);
+        let asked = jiff::Timestamp::now();
         let (first, hold) = self.fetch(&first_url, 0).await?;
+        if self.track_changes {
+            self.stats.read_from = Some(header_date(&first.headers).unwrap_or(asked));
+        }
         let total = self.stats.total;
         let (next, link_aware) = next_link(&first.headers, &first_url);
         let n0 = first.page.len() as u64;
@@ -510,7 +536,7 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
         let before = page.len() as u64;
         let seen = &mut self.seen;
         page.retain(|id| seen.insert(id));
-        if self.track_changes {
+        if self.track_changes || self.keep_ids {
             for i in 0..page.len() {
                 let record = page.record(i);
                 if let Some(at) = crate::records::member(record, "dateLastModified")
@@ -520,6 +546,9 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
                 }
                 if crate::records::is_deleted(record) {
                     self.stats.deleted.push(page.sourced_id(i).to_string());
+                }
+                if self.keep_ids {
+                    self.stats.ids.push(page.sourced_id(i).to_string());
                 }
             }
         }
@@ -538,6 +567,14 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
         }
         Ok(fresh)
     }
+}
+
+/// The `Date` header (RFC 9110's IMF-fixdate), when present and readable.
+fn header_date(headers: &HeaderMap) -> Option<jiff::Timestamp> {
+    let value = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()
 }
 
 /// `X-Total-Count`, when present and a number.
@@ -668,5 +705,21 @@ mod tests {
         assert_eq!(header_total(&h), Some(42));
         h.insert("X-Total-Count", HeaderValue::from_static("many"));
         assert_eq!(header_total(&h), None);
+    }
+
+    #[test]
+    fn the_date_header_is_the_hosts_clock() {
+        let mut h = HeaderMap::new();
+        assert_eq!(header_date(&h), None);
+        h.insert(
+            "Date",
+            HeaderValue::from_static("Tue, 01 Dec 2026 12:54:42 GMT"),
+        );
+        assert_eq!(
+            header_date(&h),
+            Some("2026-12-01T12:54:42Z".parse().unwrap())
+        );
+        h.insert("Date", HeaderValue::from_static("yesterday"));
+        assert_eq!(header_date(&h), None);
     }
 }

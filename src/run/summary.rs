@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::export::{Changes, CollectionOutput, PublishReport};
 use crate::http::HostReport;
+use crate::state::CollectionState;
 
 /// One collection's figures.
 #[derive(Debug)]
@@ -26,7 +27,11 @@ pub struct CollectionSummary {
     pub seconds: f64,
     /// Walks it took: more than one when a walk did not add up and was repeated.
     pub walks: u32,
+    /// Whether only its changes were pulled (and applied to the previous output).
+    pub changes_only: bool,
     pub written: CollectionOutput,
+    /// Its part of the incremental state, in an incremental run.
+    pub state: Option<CollectionState>,
 }
 
 impl CollectionSummary {
@@ -40,9 +45,20 @@ impl CollectionSummary {
             requests = self.requests,
             retries = self.retries,
             seconds = (self.seconds * 1000.0).round() / 1000.0,
-            "{} done",
-            self.collection.name()
+            pull = self.pull(),
+            "{} done{}",
+            self.collection.name(),
+            if self.changes_only {
+                " (changes applied)"
+            } else {
+                ""
+            }
         );
+    }
+
+    /// `full` or `changes`.
+    pub fn pull(&self) -> &'static str {
+        if self.changes_only { "changes" } else { "full" }
     }
 }
 
@@ -119,6 +135,10 @@ impl RunSummary {
             "{:<18}{:>10}{:>8}{:>10}{:>9}{:>9}",
             "collection", "records", "pages", "requests", "retries", "seconds"
         );
+        let incremental = self.mode == Mode::Incremental;
+        if incremental {
+            let _ = write!(out, "{:>9}", "pull");
+        }
         if replaced {
             let _ = write!(out, "{:>9}{:>9}{:>9}", "added", "removed", "changed");
         }
@@ -134,6 +154,9 @@ impl RunSummary {
                 c.retries,
                 c.seconds
             );
+            if incremental {
+                let _ = write!(out, "{:>9}", c.pull());
+            }
             if let Some(d) = self.changes(c.collection) {
                 let _ = write!(out, "{:>9}{:>9}{:>9}", d.added, d.removed, d.changed);
             }
@@ -168,6 +191,8 @@ impl RunSummary {
                     "retries": c.retries,
                     "pages": c.pages,
                     "walks": c.walks,
+                    "pull": c.pull(),
+                    "rows": c.written.rows,
                     "seconds": seconds(c.seconds),
                     "added": changes.map(|d| d.added),
                     "removed": changes.map(|d| d.removed),

@@ -21,7 +21,7 @@ use crate::http::Limit;
 
 pub use profile::{ConfigFile, Profile, default_path, listing as profile_listing};
 pub use provider::{Provider, ProviderName};
-pub use resolve::{Config, Connection, Plan};
+pub use resolve::{Config, Connection, DEFAULT_FULL_EVERY_DAYS, Incremental, Plan, Pull};
 pub use secret::{Secret, read_secret_file};
 
 /// A configuration mistake, in words that name the flag, variable or file to fix.
@@ -164,6 +164,16 @@ settings! {
     /// Check a CSV bundle before publishing it.
     validate: ValidateMode,
     allow_partial: bool,
+    /// Pull only what changed since the last run (after a first full pull).
+    incremental: bool,
+    /// Pull in full this time (an incremental run).
+    full: bool,
+    /// Days after which an incremental run pulls in full anyway; 0 = never.
+    full_every: u32,
+    /// The incremental state file.
+    state: PathBuf,
+    /// A delta bundle of what changed since this RFC 3339 time.
+    since: String,
 }
 
 /// The settings layer of profile `name` of the config file (`config`, or the default one).

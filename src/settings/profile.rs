@@ -78,6 +78,9 @@ pub struct Profile {
     pub zip_level: Option<u32>,
     pub validate: Option<ValidateMode>,
     pub allow_partial: Option<bool>,
+    pub incremental: Option<bool>,
+    pub full_every: Option<u32>,
+    pub state: Option<PathBuf>,
 }
 
 fn signature_method<'de, D: serde::Deserializer<'de>>(
@@ -276,6 +279,12 @@ impl Loaded {
             zip_level: p.zip_level,
             validate: p.validate,
             allow_partial: p.allow_partial,
+            incremental: p.incremental,
+            full_every: p.full_every,
+            state: p.state.clone(),
+            // One-off choices, for the command line only.
+            full: None,
+            since: None,
         })
     }
 }
@@ -292,6 +301,7 @@ fn anchor_paths(profile: &mut Profile, file: &Path) {
         &mut profile.token_store,
         &mut profile.out,
         &mut profile.header_file,
+        &mut profile.state,
     ]
     .into_iter()
     .flatten()

@@ -55,9 +55,11 @@ fn totals_that_never_add_up_fail_unless_partial_output_is_allowed() {
         ..Default::default()
     });
     let both = ["--scope", "roster.readonly", "--only", "orgs,users"];
+    // Both collections are walked at once; whichever gives up first is named.
     s.export(&both)
         .exits(4)
-        .says("orgs: 3 distinct records arrived but X-Total-Count said 6 (after 5 walks)");
+        .says("distinct records arrived but X-Total-Count said")
+        .says("(after 5 walks)");
     assert!(!s.out.exists());
 
     s.export(&[&both[..], &["--allow-partial"]].concat())
