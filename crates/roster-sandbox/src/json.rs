@@ -1,4 +1,8 @@
-//! JSON writing for the sandbox's hot path: bytes pushed into one reused buffer, no `Value` trees.
+//! JSON writing for the sandbox's hot path: bytes pushed into one reused buffer, no `Value` trees;
+//! and objects read and rewritten with their members in the order written.
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 /// Appends `s` as a JSON string literal, quotes included.
 pub(crate) fn push_str(buf: &mut Vec<u8>, s: &str) {
@@ -55,6 +59,59 @@ pub(crate) fn push_padded(buf: &mut Vec<u8>, mut n: u64, width: usize) {
         buf.push(b'0');
     }
     buf.extend_from_slice(&digits[i..]);
+}
+
+/// A JSON object's members in the order written, values kept as their raw text.
+pub(crate) type Members = Vec<(String, Box<RawValue>)>;
+
+/// Reads a JSON object, keeping its members' order (serde_json's maps sort them).
+pub(crate) fn object_members(raw: &[u8]) -> Result<Members, serde_json::Error> {
+    struct Ordered(Members);
+    impl<'de> Deserialize<'de> for Ordered {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ordered, D::Error> {
+            struct Visit;
+            impl<'de> Visitor<'de> for Visit {
+                type Value = Ordered;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+                    let mut members = Vec::new();
+                    while let Some(entry) = map.next_entry::<String, Box<RawValue>>()? {
+                        members.push(entry);
+                    }
+                    Ok(Ordered(members))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
+    serde_json::from_slice::<Ordered>(raw).map(|o| o.0)
+}
+
+/// Writes members as a compact JSON object.
+pub(crate) fn push_object(buf: &mut Vec<u8>, members: &Members) {
+    buf.push(b'{');
+    for (n, (key, value)) in members.iter().enumerate() {
+        if n > 0 {
+            buf.push(b',');
+        }
+        push_str(buf, key);
+        buf.push(b':');
+        buf.extend_from_slice(&minify(value.get()));
+    }
+    buf.push(b'}');
+}
+
+/// Appends the record `raw` with only the members named in `fields`, in the record's order.
+pub(crate) fn push_selected(buf: &mut Vec<u8>, raw: &[u8], fields: &[String]) {
+    match object_members(raw) {
+        Ok(mut members) => {
+            members.retain(|(key, _)| fields.iter().any(|f| f == key));
+            push_object(buf, &members);
+        }
+        Err(_) => buf.extend_from_slice(raw),
+    }
 }
 
 /// Removes the whitespace between JSON tokens, keeping strings (escapes included) and key order
@@ -118,6 +175,21 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             "00042 0 123456 18446744073709551615"
         );
+    }
+
+    #[test]
+    fn objects_keep_their_order_and_select_fields() {
+        let raw = br#"{"b": 1, "a": {"x": [1, 2]}, "c": "z"}"#;
+        let members = object_members(raw).unwrap();
+        let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["b", "a", "c"]);
+        let mut out = Vec::new();
+        push_object(&mut out, &members);
+        assert_eq!(out, br#"{"b":1,"a":{"x":[1,2]},"c":"z"}"#);
+        out.clear();
+        push_selected(&mut out, raw, &["c".to_string(), "b".to_string()]);
+        assert_eq!(out, br#"{"b":1,"c":"z"}"#);
+        assert!(object_members(b"[1]").is_err());
     }
 
     #[test]
