@@ -57,7 +57,7 @@ fn totals_that_never_add_up_fail_unless_partial_output_is_allowed() {
     let both = ["--scope", "roster.readonly", "--only", "orgs,users"];
     s.export(&both)
         .exits(4)
-        .says("orgs: 3 distinct records arrived but X-Total-Count said 6 (after 5 walks)");
+        .says("orgs: 4 distinct records arrived but X-Total-Count said 7 (after 5 walks)");
     assert!(!s.out.exists());
 
     s.export(&[&both[..], &["--allow-partial"]].concat())
