@@ -335,7 +335,8 @@ const CHURNED: [CollectionId; 10] = [
 
 /// `n` changes to distinct records, the same for the same district, seed and earlier changes:
 /// six in ten updates, two marked `tobedeleted`, one insert (a copy of a record under a new
-/// sourcedId sorting right after it), one outright delete.
+/// sourcedId sorting right after it), one outright delete. `overlay` is the copy being changed,
+/// its version already the batch's.
 pub(crate) fn churn(data: &Data, overlay: &Overlay, n: usize, seed: u64) -> Vec<Change> {
     let mut listings: BTreeMap<CollectionId, Listing> = BTreeMap::new();
     let mut touched: BTreeSet<(CollectionId, String)> = BTreeSet::new();
@@ -371,8 +372,12 @@ pub(crate) fn churn(data: &Data, overlay: &Overlay, n: usize, seed: u64) -> Vec<
                 sourced_id: id,
             },
             8 => {
+                // The batch's version makes the id new even when a seed is used again.
+                let new_id = format!("{id}-new-{}-{k}", overlay.version);
+                if current(data, overlay, collection, &new_id).is_some() {
+                    continue;
+                }
                 let mut copy = record;
-                let new_id = format!("{id}-new-{seed}-{k}");
                 copy["sourcedId"] = Value::String(new_id.clone());
                 copy["status"] = Value::String("active".to_string());
                 touched.insert((collection, new_id));

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::District;
 use super::endpoints::View;
 use super::fixture::{FixtureDistrict, fixture_district};
+use super::json::pick_members;
 use super::listing::Members;
 use super::relations::Cond;
 use super::synthetic::{Id, Synthetic};
@@ -76,6 +77,24 @@ impl Data {
                 let mut raw = Vec::with_capacity(1024);
                 s.write(collection, index, &mut raw);
                 Cow::Owned(serde_json::from_slice(&raw).expect("synthetic records are JSON"))
+            }
+        }
+    }
+
+    /// Record `index` with at least the members named in `wanted` (the synthetic district parses
+    /// only those: a scan then costs a fraction of reading whole records).
+    pub(crate) fn members_of(
+        &self,
+        collection: CollectionId,
+        index: u64,
+        wanted: &[&str],
+    ) -> Cow<'_, Value> {
+        match self {
+            Data::Fixture(f) => Cow::Borrowed(f.collection(collection).value(index)),
+            Data::Synthetic(s) => {
+                let mut raw = Vec::with_capacity(1024);
+                s.write(collection, index, &mut raw);
+                Cow::Owned(Value::Object(pick_members(&raw, wanted)))
             }
         }
     }

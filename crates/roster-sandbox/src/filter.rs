@@ -86,6 +86,13 @@ impl Filter {
         })
     }
 
+    /// The members the filter reads.
+    pub(crate) fn fields(&self) -> Vec<&str> {
+        let mut fields = vec![self.first.field.as_str()];
+        fields.extend(self.second.as_ref().map(|(_, p)| p.field.as_str()));
+        fields
+    }
+
     /// Whether `record` passes.
     pub(crate) fn matches(&self, record: &Value) -> bool {
         let first = self.first.matches(record);

@@ -1,7 +1,10 @@
 //! JSON writing for the sandbox's hot path: bytes pushed into one reused buffer, no `Value` trees;
 //! and objects read and rewritten with their members in the order written.
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use std::borrow::Cow;
+
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// Appends `s` as a JSON string literal, quotes included.
@@ -87,6 +90,56 @@ pub(crate) fn object_members(raw: &[u8]) -> Result<Members, serde_json::Error> {
         }
     }
     serde_json::from_slice::<Ordered>(raw).map(|o| o.0)
+}
+
+/// The members of the JSON object `raw` named in `wanted`, parsed; the others are skipped unparsed.
+pub(crate) fn pick_members(raw: &[u8], wanted: &[&str]) -> serde_json::Map<String, Value> {
+    struct Pick<'w>(&'w [&'w str]);
+    impl<'de> DeserializeSeed<'de> for Pick<'_> {
+        type Value = serde_json::Map<String, Value>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Pick<'_> {
+        type Value = serde_json::Map<String, Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut picked = serde_json::Map::new();
+            while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                if self.0.contains(&key.as_ref()) {
+                    picked.insert(key.into_owned(), map.next_value()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(picked)
+        }
+    }
+    /// A member name, borrowed from the input unless it holds escapes.
+    struct Key<'de>(Cow<'de, str>);
+    impl<'de> Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> Visitor<'de> for Visit {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a member name")
+                }
+                fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(s)))
+                }
+                fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(s.to_string())))
+                }
+            }
+            d.deserialize_str(Visit)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    Pick(wanted).deserialize(&mut de).unwrap_or_default()
 }
 
 /// Writes members as a compact JSON object.
@@ -190,6 +243,11 @@ mod tests {
         push_selected(&mut out, raw, &["c".to_string(), "b".to_string()]);
         assert_eq!(out, br#"{"b":1,"c":"z"}"#);
         assert!(object_members(b"[1]").is_err());
+        let picked = pick_members(raw, &["c", "a", "z"]);
+        assert_eq!(
+            Value::Object(picked),
+            serde_json::json!({"a": {"x": [1, 2]}, "c": "z"})
+        );
     }
 
     #[test]

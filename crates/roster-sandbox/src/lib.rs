@@ -26,6 +26,7 @@
 mod admin;
 mod changes;
 mod data;
+mod derived;
 mod endpoints;
 mod faults;
 mod filter;

@@ -1,10 +1,9 @@
 //! What one list read serves, in order: base records (runs of indices into the base district) merged
 //! with the overlay's changed, inserted and vanished records by sourcedId, so paging through a
-//! changed district costs no more than the number of changes. Filtered or sorted reads are
-//! materialised once into [`Items`] and kept in a small cache keyed by the overlay's version.
+//! changed district costs no more than the number of changes. Filtered or sorted reads become a
+//! [`Source::Items`] (`derived.rs`).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -294,41 +293,6 @@ impl Source {
                 Box::new(items[from..to].iter().cloned())
             }
         }
-    }
-}
-
-/// The last few filtered or sorted reads, so paging through one scans the district once.
-#[derive(Debug, Default)]
-pub(crate) struct DerivedCache {
-    entries: Mutex<VecDeque<(String, Arc<Vec<Item>>)>>,
-}
-
-/// Derived reads kept.
-const DERIVED_KEPT: usize = 8;
-
-impl DerivedCache {
-    /// The items cached under `key`, or `make`'s, cached.
-    pub(crate) fn get_or(&self, key: String, make: impl FnOnce() -> Vec<Item>) -> Arc<Vec<Item>> {
-        if let Some(hit) = self.lookup(&key) {
-            return hit;
-        }
-        let made = Arc::new(make());
-        let mut entries = self.entries.lock().expect("derived cache lock");
-        entries.retain(|(k, _)| *k != key);
-        if entries.len() >= DERIVED_KEPT {
-            entries.pop_back();
-        }
-        entries.push_front((key, made.clone()));
-        made
-    }
-
-    fn lookup(&self, key: &str) -> Option<Arc<Vec<Item>>> {
-        let mut entries = self.entries.lock().expect("derived cache lock");
-        let at = entries.iter().position(|(k, _)| k == key)?;
-        let entry = entries.remove(at)?;
-        let items = entry.1.clone();
-        entries.push_front(entry);
-        Some(items)
     }
 }
 

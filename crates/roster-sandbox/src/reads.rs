@@ -15,12 +15,12 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use super::data::Data;
+use super::derived;
 use super::endpoints::Endpoint;
 use super::faults::{Fault, http_date_in};
-use super::filter::Filter;
 use super::json::{push_padded, push_selected};
-use super::listing::{Item, Listing, Source};
-use super::query::{self, ListQuery, Sort, Warning};
+use super::listing::{Item, Source};
+use super::query::{self, ListQuery, Warning};
 use super::relations;
 use super::server::{
     AppState, Shared, gate, json_response, origin, status_info, status_info_value,
@@ -214,7 +214,7 @@ async fn list(
         // Most filters and every sort read the whole selection: off the async workers.
         let items = tokio::task::spawn_blocking(move || {
             shared.derived.get_or(key, || {
-                derive(&shared.store.data, &listing, filter.as_ref(), sort.as_ref())
+                derived::derive(&shared.store.data, &listing, filter.as_ref(), sort.as_ref())
             })
         })
         .await
@@ -306,36 +306,6 @@ async fn list(
         }
     }
     response
-}
-
-/// The records of a listing that pass `filter`, in `sort` order (sourcedId order among equals).
-/// A filter only changed records can pass looks only at the overlay's records.
-fn derive(
-    data: &Data,
-    listing: &Listing,
-    filter: Option<&Filter>,
-    sort: Option<&Sort>,
-) -> Vec<Item> {
-    let collection = listing.collection;
-    let candidates: Box<dyn Iterator<Item = Item> + '_> = match filter {
-        Some(f) if f.only_changed() => Box::new(listing.changed()),
-        _ => Box::new(listing.items(0, listing.len())),
-    };
-    let mut keyed: Vec<(Option<Value>, Item)> = candidates
-        .filter_map(|item| {
-            let record = item.value(data, collection);
-            if !filter.is_none_or(|f| f.matches(&record)) {
-                return None;
-            }
-            let key = sort.and_then(|s| record.get(&s.field).cloned());
-            drop(record);
-            Some((key, item))
-        })
-        .collect();
-    if let Some(sort) = sort {
-        keyed.sort_by(|a, b| sort.compare(a.0.as_ref(), b.0.as_ref()));
-    }
-    keyed.into_iter().map(|(_, item)| item).collect()
 }
 
 /// How a page's body is written.

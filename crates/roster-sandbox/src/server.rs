@@ -13,8 +13,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
+use super::derived::DerivedCache;
 use super::faults::Injector;
-use super::listing::DerivedCache;
 use super::oauth1::{self, Received, Verifier};
 use super::overlay::Store;
 use super::ratelimit::{self, Decision, Limiter};
