@@ -27,15 +27,7 @@ async fn a_bucket_admits_its_burst_then_answers_429_with_the_wait() {
             first.iter().all(|r| r.status() == StatusCode::OK),
             "the burst"
         );
-        // The bucket refills one a second: a refusal comes within a few requests.
-        let mut limited = None;
-        for _ in 0..20 {
-            let response = get(&sandbox, &token, "orgs").await;
-            if response.status() == StatusCode::TOO_MANY_REQUESTS {
-                limited = Some(response);
-                break;
-            }
-        }
+        let (_, limited) = until_limited(&sandbox, &token).await;
         let limited = limited.expect("a request was limited");
         assert_eq!(header(&limited, RETRY_AFTER).as_deref(), Some("1"));
         assert_eq!(header(&limited, "ratelimit"), None, "unannounced");

@@ -134,6 +134,30 @@ async fn status_info_of(response: reqwest::Response) -> StatusInfo {
     StatusInfo::from_body(&bytes).expect("a status-info body")
 }
 
+/// `GET orgs` until one is refused (at most 20 requests: a limit that refills within a second
+/// still refuses one of a quick series; the refill itself is tested on the paused clock in
+/// ratelimit.rs). The statuses seen and the refusal.
+async fn until_limited(
+    sandbox: &Sandbox,
+    token: &str,
+) -> (Vec<StatusCode>, Option<reqwest::Response>) {
+    let client = client();
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let response = client
+            .get(format!("{}/orgs", sandbox.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            return (statuses, Some(response));
+        }
+    }
+    (statuses, None)
+}
+
 // ---------------------------------------------------------------- tokens
 
 #[tokio::test]
@@ -855,24 +879,7 @@ async fn the_rate_limit_answers_429_with_retry_after() {
         })
         .await;
         let token = roster_token(&sandbox).await;
-        let client = client();
-        let mut statuses = Vec::new();
-        let mut limited = None;
-        // Requests until one is refused: a handful, unless each took half a second (the refill
-        // itself is tested on the paused clock in ratelimit.rs).
-        for _ in 0..20 {
-            let response = client
-                .get(format!("{}/orgs", sandbox.base_url()))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            statuses.push(response.status());
-            if response.status() == StatusCode::TOO_MANY_REQUESTS {
-                limited = Some(response);
-                break;
-            }
-        }
+        let (statuses, limited) = until_limited(&sandbox, &token).await;
         assert_eq!(statuses[..2], [StatusCode::OK; 2], "a burst of 2");
         let limited = limited.expect("a request was limited");
         assert_eq!(header(&limited, RETRY_AFTER).as_deref(), Some("1"));
