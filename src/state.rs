@@ -16,7 +16,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Records seen twice are harmless, records missed are not: the next run asks for changes from
-/// this long before the newest one seen, to cover clocks that disagree between a host's servers.
+/// this long before the last read began, to cover records changed while it was paged and clocks
+/// that disagree between a host's servers.
 pub const OVERLAP: SignedDuration = SignedDuration::from_mins(15);
 
 /// The state file's layout version; another version is not read (a full pull writes a new one).
@@ -100,13 +101,18 @@ pub struct CollectionState {
 }
 
 impl CollectionState {
-    /// Where the next run's filter starts: the newest change seen (never later than the start of
-    /// the read that saw it, which covers records changed while it was paged), less [`OVERLAP`].
+    /// Where the next run's filter starts (records changed strictly after it): the newest change
+    /// seen, but never later than [`OVERLAP`] before the last read began. A change made during or
+    /// after that read is stamped after its start (give or take a skew the overlap covers), so
+    /// it is after the mark; a newest change long before the read needs no overlap of its own,
+    /// and asking from it exactly leaves out the records stamped with it, which were all seen
+    /// (a district imported at one instant would otherwise come back whole every night).
     pub fn mark(&self) -> Timestamp {
-        let seen = self
-            .newest
-            .map_or(self.read_from, |n| n.min(self.read_from));
-        seen.checked_sub(OVERLAP).unwrap_or(Timestamp::MIN)
+        let before_read = self
+            .read_from
+            .checked_sub(OVERLAP)
+            .unwrap_or(Timestamp::MIN);
+        self.newest.map_or(before_read, |n| n.min(before_read))
     }
 }
 
@@ -288,15 +294,18 @@ mod tests {
     }
 
     #[test]
-    fn the_mark_is_the_earlier_of_newest_and_read_start_less_the_overlap() {
+    fn the_mark_is_the_newest_change_but_never_after_the_overlap_before_the_read() {
         let at = |s: &str| s.parse::<Timestamp>().unwrap();
         let mut c = CollectionState {
             newest: Some(at("2026-11-30T10:00:00Z")),
             read_from: at("2026-12-01T02:00:00Z"),
             ..Default::default()
         };
-        assert_eq!(c.mark(), at("2026-11-30T09:45:00Z"));
-        // A host clock ahead of the read: the read's start bounds it.
+        // Nothing changed for hours before the read: from the newest change exactly.
+        assert_eq!(c.mark(), at("2026-11-30T10:00:00Z"));
+        // A change just before the read, or a host clock ahead of it: the overlap before the read.
+        c.newest = Some(at("2026-12-01T01:55:00Z"));
+        assert_eq!(c.mark(), at("2026-12-01T01:45:00Z"));
         c.newest = Some(at("2026-12-01T03:00:00Z"));
         assert_eq!(c.mark(), at("2026-12-01T01:45:00Z"));
         c.newest = None;

@@ -158,8 +158,10 @@ impl Kind {
     fn each(self, reader: impl Read, each: &mut dyn FnMut(Keyed)) -> io::Result<()> {
         match self {
             Kind::Csv(c) => {
+                // Flexible: a file edited by hand is compared, not refused.
                 let mut csv = csv::ReaderBuilder::new()
                     .has_headers(true)
+                    .flexible(true)
                     .from_reader(reader);
                 let mut row = csv::ByteRecord::new();
                 while csv.read_byte_record(&mut row).map_err(io::Error::other)? {

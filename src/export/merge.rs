@@ -286,7 +286,7 @@ fn apply_csv(
     let mut merge = Merge::new(changed, deleted.iter().cloned());
     let mut w = CsvOut::create(out, file)?;
     read_previous(previous, &file.file_name(), |r, failed| {
-        let mut csv = csv::ReaderBuilder::new().from_reader(r);
+        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(r);
         let mut row = ByteRecord::new();
         while csv.read_byte_record(&mut row).map_err(io::Error::other)? {
             let (first, keep) = merge.before(row.get(key).unwrap_or_default());

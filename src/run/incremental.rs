@@ -172,8 +172,27 @@ pub(super) fn state_after_full(
 /// What pulling a collection's changes came to.
 pub(super) enum Pulled {
     Done(Box<CollectionSummary>),
-    /// It must be pulled in full; why.
-    Full(String),
+    /// It must be pulled in full: why, and whether that points at a problem (a host that
+    /// refuses or ignores the filter, counts that do not agree) rather than many changes.
+    Full {
+        why: String,
+        problem: bool,
+    },
+}
+
+fn problem(why: String) -> Result<Pulled, Error> {
+    Ok(Pulled::Full { why, problem: true })
+}
+
+impl Pulled {
+    /// Logs why the collection is pulled in full instead.
+    pub fn log_full(why: &str, problem: bool, name: &str) {
+        if problem {
+            tracing::warn!(collection = name, "{name}: {why}; pulling it in full");
+        } else {
+            tracing::info!(collection = name, "{name}: {why}; pulling it in full");
+        }
+    }
 }
 
 /// A host that refuses a filter says 400 (`invalid_filter_field`), or 422 on some.
@@ -198,7 +217,7 @@ pub(super) async fn pull_changes(
         Ok(probe) => probe,
         // The full pull says what to do about a collection the host does not offer.
         Err(e) if collection.optional_service && is_not_found(&e) => {
-            return Ok(Pulled::Full(format!("{e}")));
+            return problem(e.to_string());
         }
         Err(e) => return Err(e.into()),
     };
@@ -212,23 +231,24 @@ pub(super) async fn pull_changes(
     let changed = match pager::probe(api, &request).await {
         Ok(probe) => probe,
         Err(e) if refused(&e) => {
-            return Ok(Pulled::Full(format!(
+            return problem(format!(
                 "the host refused the dateLastModified filter ({e})"
-            )));
+            ));
         }
         Err(e) => return Err(e.into()),
     };
     match (whole.total, changed.total) {
         (Some(t), Some(f)) if t > 0 && f >= t => {
-            return Ok(Pulled::Full(format!(
+            return problem(format!(
                 "the host counts all {t} records as changed since {mark}, so it may ignore \
                  the filter"
-            )));
+            ));
         }
         (Some(t), Some(f)) if f > t / 2 => {
-            return Ok(Pulled::Full(format!(
-                "{f} of its {t} records changed since {mark}"
-            )));
+            return Ok(Pulled::Full {
+                why: format!("{f} of its {t} records changed since {mark}"),
+                problem: false,
+            });
         }
         (None, _) => tracing::warn!(
             collection = name,
@@ -247,14 +267,20 @@ pub(super) async fn pull_changes(
         ids: &shared.ids,
         bar: &bar,
     };
-    let stats = match pager::walk(shared.api.clone(), &request, &shared.plan.pager, feed).await {
+    let walked = if changed.total == Some(0) {
+        // Nothing changed: the previous files are copied as they are.
+        Ok(WalkStats::default())
+    } else {
+        pager::walk(shared.api.clone(), &request, &shared.plan.pager, feed).await
+    };
+    let stats = match walked {
         Ok(stats) => stats,
         Err(e) if refused(&e) => {
             bar.abandon("filter refused");
             worker.abandon(c).await?;
-            return Ok(Pulled::Full(format!(
+            return problem(format!(
                 "the host refused the dateLastModified filter ({e})"
-            )));
+            ));
         }
         Err(e) => {
             bar.abandon("failed");
@@ -264,9 +290,7 @@ pub(super) async fn pull_changes(
     if let Some(doubt) = stats.doubt() {
         bar.abandon("incomplete");
         worker.abandon(c).await?;
-        return Ok(Pulled::Full(format!(
-            "its changes did not add up ({doubt})"
-        )));
+        return problem(format!("its changes did not add up ({doubt})"));
     }
 
     let csv = shared.plan.output.format == Format::Csv;
@@ -290,9 +314,9 @@ pub(super) async fn pull_changes(
     } else {
         let rows = worker.apply(c).await?;
         let expected = rows + deleted.len() as u64;
+        // The host's total counts the records it serves, those marked deleted included.
         if let Some(total) = whole.total
             && total != expected
-            && total != rows
         {
             bar.abandon("count differs");
             worker.abandon(c).await?;
@@ -301,10 +325,10 @@ pub(super) async fn pull_changes(
             } else {
                 format!(" ({rows} rows and {} marked deleted)", deleted.len())
             };
-            return Ok(Pulled::Full(format!(
+            return problem(format!(
                 "the host counts {total} records but applying the changes gives {expected}{served}: \
                  records were added or removed without a newer dateLastModified"
-            )));
+            ));
         }
         rows
     };

@@ -154,11 +154,7 @@ async fn export_collection(
     if let Some(base) = shared.tracker.and_then(|t| t.base_of(id)) {
         match incremental::pull_changes(shared, id, base).await? {
             Pulled::Done(summary) => return Ok(Some(*summary)),
-            Pulled::Full(why) => tracing::warn!(
-                collection = collection.name,
-                "{}: {why}; pulling it in full",
-                collection.name
-            ),
+            Pulled::Full { why, problem } => Pulled::log_full(&why, problem, collection.name),
         }
     }
     let request = pager::Request {

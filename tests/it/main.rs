@@ -9,6 +9,7 @@ mod faults;
 mod formats;
 mod grants;
 mod hosts;
+mod incremental;
 mod paging;
 mod profiles;
 mod roster_csv;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use roster_sandbox::{Sandbox, SandboxOptions, SandboxStats};
+use roster_sandbox::{Applied, Changes, Sandbox, SandboxOptions, SandboxStats};
 use serde_json::Value;
 
 /// Every test's run of the binary ends within this.
@@ -66,6 +66,16 @@ impl Server {
 
     pub fn stats(&self) -> SandboxStats {
         self.sandbox().stats()
+    }
+
+    /// Changes the district (updates, inserts, `tobedeleted` marks, outright deletes).
+    pub fn apply(&self, changes: Changes) -> Applied {
+        self.sandbox().apply(changes).expect("the changes apply")
+    }
+
+    /// `n` deterministic changes of every kind.
+    pub fn churn(&self, n: usize, seed: u64) -> Applied {
+        self.sandbox().churn(n, seed)
     }
 
     /// The binary, pointed at this server, with a scrubbed environment.

@@ -93,6 +93,18 @@ pub enum Vendor {
     Blackbaud,
 }
 
+/// What the sandbox does with `filter`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FilterSupport {
+    /// The v1.1 grammar, as specified.
+    #[default]
+    Honoured,
+    /// Every filter is refused: 400 `invalid_filter_field`, as hosts without filters answer.
+    Refused,
+    /// The parameter is ignored: every read answers as if unfiltered.
+    Ignored,
+}
+
 /// How the sandbox behaves.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -145,6 +157,8 @@ pub struct SandboxOptions {
     /// The token endpoint knows scopes only by their short names (`roster.readonly`), as some
     /// hosts do, and refuses the URIs.
     pub short_scope_names: bool,
+    /// What `filter` does.
+    pub filters: FilterSupport,
     /// Every API request must carry `Bb-Api-Subscription-Key` with this value (Blackbaud SKY).
     pub subscription_key: Option<String>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
@@ -176,6 +190,7 @@ impl Default for SandboxOptions {
             refresh_tokens: vec!["demo-refresh-token".to_string()],
             refresh_reply_delay: None,
             short_scope_names: false,
+            filters: FilterSupport::Honoured,
             subscription_key: None,
             tls: None,
         }
@@ -609,6 +624,10 @@ pub struct SandboxArgs {
     /// Know scopes only by their short names (roster.readonly), as some hosts do.
     #[arg(long)]
     pub short_scope_names: bool,
+    /// What `filter` does: honoured (the v1.1 grammar), refused (400 invalid_filter_field, as
+    /// hosts without filters answer) or ignored (every read unfiltered).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = FilterSupport::Honoured)]
+    pub filters: FilterSupport,
     /// Require this Bb-Api-Subscription-Key header on every API request (Blackbaud SKY).
     #[arg(long, value_name = "KEY")]
     pub subscription_key: Option<String>,
@@ -660,6 +679,7 @@ impl SandboxArgs {
             refresh_tokens: vec![self.refresh_token.clone()],
             refresh_reply_delay: None,
             short_scope_names: self.short_scope_names,
+            filters: self.filters,
             subscription_key: self.subscription_key.clone(),
             // Read by `run_forever`, which can report a file that does not load.
             tls: None,

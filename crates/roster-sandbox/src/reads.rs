@@ -20,13 +20,13 @@ use super::endpoints::Endpoint;
 use super::faults::{Fault, http_date_in};
 use super::json::{push_padded, push_selected};
 use super::listing::{Item, Source};
-use super::query::{self, ListQuery, Warning};
+use super::query::{self, ListQuery, Refusal, Warning};
 use super::relations;
 use super::server::{
     AppState, Shared, gate, json_response, origin, status_info, status_info_value,
 };
 use super::tokens::bearer_token;
-use super::{BASE_PATH, Counters, Vendor};
+use super::{BASE_PATH, Counters, FilterSupport, Vendor};
 use oneroster::{CollectionId, KnownScope, NestedRead};
 
 /// Pages with more records than this are written on a blocking thread, off the async workers.
@@ -174,10 +174,23 @@ async fn list(
     target: &Target,
 ) -> Response {
     let collection = target.collection();
-    let request = match ListQuery::parse(query, state.options.default_limit, collection) {
+    let mut request = match ListQuery::parse(query, state.options.default_limit, collection) {
         Ok(request) => request,
         Err(refusal) => return refuse(state, refusal),
     };
+    match state.options.filters {
+        FilterSupport::Refused if request.filter.is_some() => {
+            return refuse(
+                state,
+                Refusal {
+                    code_minor: "invalid_filter_field",
+                    description: "this host does not filter".to_string(),
+                },
+            );
+        }
+        FilterSupport::Ignored => request.filter = None,
+        _ => {}
+    }
     let limit = state
         .options
         .page_cap
