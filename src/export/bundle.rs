@@ -2,7 +2,7 @@
 //! folder (or the NDJSON stream), and published together at the end.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,7 @@ use super::json::{JsonFile, Ndjson};
 use super::staging::{Shape, Target, create_private};
 use super::{CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport};
 use crate::records::Page;
+use crate::storage::{Location, OutputLock, RemoteOptions};
 
 const MANIFEST: &str = "manifest.csv";
 
@@ -28,11 +29,11 @@ pub struct Bundle {
     finished: Vec<CollectionOutput>,
 }
 
-/// The staging area of a file-system target, and the lock held for the bundle's lifetime.
+/// The staging area of a target, and the lock held for the bundle's lifetime.
 struct Staged {
     target: Target,
     dir: TempDir,
-    _lock: File,
+    _lock: OutputLock,
 }
 
 /// The format's writer and the collection it has open.
@@ -108,9 +109,13 @@ fn remove_staged(path: &Path) -> Result<(), ExportError> {
 
 impl Staged {
     /// Checks the target (refusing anything that is not earlier output of ours), takes the lock
-    /// and creates the staging folder.
-    fn prepare(path: &Path, format: Format) -> Result<Staged, ExportError> {
-        let target = Target::resolve(path, format)?;
+    /// (clearing what dead runs left) and creates the staging folder.
+    fn prepare(
+        location: &Location,
+        format: Format,
+        options: &RemoteOptions,
+    ) -> Result<Staged, ExportError> {
+        let target = Target::resolve(location, format, options)?;
         target.check()?;
         let lock = target.lock()?;
         let dir = target.staging_dir()?;
@@ -129,13 +134,18 @@ impl Bundle {
     /// `planned` is the collections this run will export; classResources.csv / courseResources.csv
     /// are written only when Resources is planned together with Classes / Courses.
     pub fn create(opts: &OutputOptions, planned: &[CollectionId]) -> Result<Bundle, ExportError> {
-        let writer = match (&opts.destination, opts.format) {
-            (Destination::Stdout, Format::Ndjson) => Writer::Ndjson {
+        let location = match &opts.destination {
+            Destination::Stdout => None,
+            Destination::Path(path) => Some(Location::Local(path.clone())),
+            Destination::Remote(url) => Some(Location::Remote(url.clone())),
+        };
+        let writer = match (location, opts.format) {
+            (None, Format::Ndjson) => Writer::Ndjson {
                 staged: None,
                 stream: Ndjson::stdout(),
                 open: None,
             },
-            (Destination::Stdout, format) => {
+            (None, format) => {
                 return Err(ExportError::Usage {
                     target: PathBuf::from("-"),
                     message: format!(
@@ -144,16 +154,16 @@ impl Bundle {
                     ),
                 });
             }
-            (Destination::Path(path), Format::Csv) => Writer::Csv {
-                staged: Staged::prepare(path, Format::Csv)?,
+            (Some(location), Format::Csv) => Writer::Csv {
+                staged: Staged::prepare(&location, Format::Csv, &opts.remote)?,
                 open: None,
             },
-            (Destination::Path(path), Format::Json) => Writer::Json {
-                staged: Staged::prepare(path, Format::Json)?,
+            (Some(location), Format::Json) => Writer::Json {
+                staged: Staged::prepare(&location, Format::Json, &opts.remote)?,
                 open: None,
             },
-            (Destination::Path(path), Format::Ndjson) => {
-                let staged = Staged::prepare(path, Format::Ndjson)?;
+            (Some(location), Format::Ndjson) => {
+                let staged = Staged::prepare(&location, Format::Ndjson, &opts.remote)?;
                 let stream = Ndjson::file(staged.dir.path().join(&staged.target.name))?;
                 Writer::Ndjson {
                     staged: Some(staged),
@@ -403,7 +413,10 @@ impl Bundle {
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
         if let (true, Some(limit)) = (existed, options.max_shrink) {
-            super::shrink::check(&target, &files, limit)?;
+            // A remote output is read back into a private copy for the comparison.
+            if let Some(previous) = target.previous()? {
+                super::shrink::check(&target, previous.path(), &files, limit)?;
+            }
         }
         let warnings = match target.shape {
             Shape::Folder => target.publish_folder(dir, existed)?,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
 
 use serde::Deserializer as _;
 use serde::de::{IgnoredAny, SeqAccess, Visitor};
@@ -80,16 +81,15 @@ impl MaxShrink {
     }
 }
 
-/// Refuses when a file of this run holds far fewer records than the same file at the target.
+/// Refuses when a file of this run holds far fewer records than the same file of the output it
+/// replaces, `previous` (the target itself, or a local copy of a remote one).
 pub(super) fn check(
     target: &Target,
+    previous: &Path,
     new: &[FileRows],
     limit: MaxShrink,
 ) -> Result<(), ExportError> {
-    if !target.path.exists() {
-        return Ok(());
-    }
-    let old = previous_counts(target)?;
+    let old = previous_counts(target, previous)?;
     for file in new {
         let Some(&before) = old.get(&file.name) else {
             continue;
@@ -109,8 +109,7 @@ pub(super) fn check(
 
 /// Records per file in the output at the target: CSV data rows, JSON array elements, or (for an
 /// NDJSON file) lines per collection, keyed like [`FileRows::name`].
-fn previous_counts(target: &Target) -> Result<BTreeMap<String, u64>, ExportError> {
-    let path = &target.path;
+fn previous_counts(target: &Target, path: &Path) -> Result<BTreeMap<String, u64>, ExportError> {
     let mut counts = BTreeMap::new();
     match target.shape {
         Shape::Folder => {
@@ -129,16 +128,16 @@ fn previous_counts(target: &Target) -> Result<BTreeMap<String, u64>, ExportError
         Shape::Zip => {
             let file = File::open(path).map_err(ExportError::io("reading", path))?;
             let mut zip = zip::ZipArchive::new(file).map_err(|source| ExportError::Zip {
-                path: path.clone(),
+                path: target.path.clone(),
                 source,
             })?;
             for i in 0..zip.len() {
                 let entry = zip.by_index(i).map_err(|source| ExportError::Zip {
-                    path: path.clone(),
+                    path: target.path.clone(),
                     source,
                 })?;
                 let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
-                let shown = path.join(&name);
+                let shown = target.path.join(&name);
                 if let Some(n) = count(&name, entry)
                     .map_err(ExportError::io("counting the records of", &shown))?
                 {

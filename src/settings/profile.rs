@@ -75,6 +75,9 @@ pub struct Profile {
     pub system_code: Option<String>,
     pub max_shrink: Option<ShrinkLimit>,
     pub allow_partial: Option<bool>,
+    pub sftp_key: Option<PathBuf>,
+    pub sftp_known_hosts: Option<PathBuf>,
+    pub sftp_accept_new_host_key: Option<bool>,
 }
 
 fn signature_method<'de, D: serde::Deserializer<'de>>(
@@ -271,6 +274,9 @@ impl Loaded {
             system_code: p.system_code.clone(),
             max_shrink: p.max_shrink,
             allow_partial: p.allow_partial,
+            sftp_key: p.sftp_key.clone(),
+            sftp_known_hosts: p.sftp_known_hosts.clone(),
+            sftp_accept_new_host_key: p.sftp_accept_new_host_key,
         })
     }
 }
@@ -279,7 +285,8 @@ impl Loaded {
 fn anchor_paths(profile: &mut Profile, file: &Path) {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let anchor = |p: &mut PathBuf| {
-        if p.is_relative() {
+        // An output URL (s3://…, sftp://…) is not a path.
+        if p.is_relative() && !crate::storage::is_url(p) {
             *p = base.join(&*p);
         }
     };
@@ -287,6 +294,8 @@ fn anchor_paths(profile: &mut Profile, file: &Path) {
         &mut profile.token_store,
         &mut profile.out,
         &mut profile.header_file,
+        &mut profile.sftp_key,
+        &mut profile.sftp_known_hosts,
     ]
     .into_iter()
     .flatten()
