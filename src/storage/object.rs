@@ -174,14 +174,11 @@ pub(super) async fn upload(url: &RemoteUrl, from: &Path) -> Result<(), StorageEr
     // Up to PART_BYTES this is one PUT at shutdown; past it, a multipart upload that the store
     // only turns into the object on completion, and aborts on failure.
     let mut writer = BufWriter::with_capacity(store, path, PART_BYTES).with_max_concurrency(4);
-    let copied = tokio::io::copy_buf(&mut reader, &mut writer).await;
-    let finished = match copied {
-        Ok(_) => writer.shutdown().await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = finished {
+    let failed = StorageError::remote("uploading to", url);
+    if let Err(e) = tokio::io::copy_buf(&mut reader, &mut writer).await {
         let _ = writer.abort().await;
-        return Err(StorageError::remote("uploading to", url)(e.to_string()));
+        return Err(failed(e.to_string()));
     }
-    Ok(())
+    // A failed completion aborts the multipart upload itself.
+    writer.shutdown().await.map_err(|e| failed(e.to_string()))
 }

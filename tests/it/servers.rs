@@ -109,28 +109,50 @@ impl S3 {
         name
     }
 
-    /// An object's bytes; `None` when it does not exist.
+    /// An object's bytes; `None` when it does not exist. Read with object_store, signed.
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        let (status, body) = self.request("GET", &format!("/{bucket}/{key}"));
-        if status.starts_with("HTTP/1.1 404") {
-            return None;
-        }
-        assert!(status.starts_with("HTTP/1.1 200"), "get: {status}");
-        Some(body)
+        use object_store::ObjectStoreExt as _;
+        let store = self.store(bucket);
+        let path = object_store::path::Path::from(key);
+        runtime().block_on(async {
+            match store.get(&path).await {
+                Ok(got) => Some(got.bytes().await.unwrap().to_vec()),
+                Err(object_store::Error::NotFound { .. }) => None,
+                Err(e) => panic!("get {key}: {e}"),
+            }
+        })
     }
 
     /// The keys in a bucket (to see that no temporary object was left).
     pub fn keys(&self, bucket: &str) -> Vec<String> {
-        let (_, body) = self.request("GET", &format!("/{bucket}?list-type=2"));
-        String::from_utf8_lossy(&body)
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|s| s.split("</Key>").next())
-            .map(str::to_string)
-            .collect()
+        use futures::TryStreamExt as _;
+        use object_store::ObjectStore as _;
+        let store = self.store(bucket);
+        let mut keys: Vec<String> = runtime().block_on(async {
+            store
+                .list(None)
+                .map_ok(|meta| meta.location.to_string())
+                .try_collect()
+                .await
+                .unwrap()
+        });
+        keys.sort();
+        keys
     }
 
-    /// A plain, unsigned HTTP/1.0 request (moto does not check signatures): status line, body.
+    fn store(&self, bucket: &str) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id("testing-key-id")
+            .with_secret_access_key(S3_SECRET)
+            .build()
+            .unwrap()
+    }
+
+    /// A plain, unsigned HTTP/1.0 request (moto lets anyone create a bucket): status line, body.
     fn request(&self, method: &str, path: &str) -> (String, Vec<u8>) {
         let host = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
@@ -162,6 +184,13 @@ impl S3 {
 
 /// The S3 secret the tests use: it must never show in what the binary prints.
 pub const S3_SECRET: &str = "testing-secret-access-key-0123456789";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
 
 fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
