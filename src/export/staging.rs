@@ -131,7 +131,9 @@ impl Target {
         if let Some(remote) = &self.remote {
             return match remote.head()? {
                 None => Ok(false),
-                Some(head) => ours(self.shape, &head).map(|()| true).map_err(|r| refuse(&r)),
+                Some(head) => ours(self.shape, &head)
+                    .map(|()| true)
+                    .map_err(|r| refuse(&r)),
             };
         }
         let meta = match fs::symlink_metadata(&self.path) {
@@ -184,12 +186,11 @@ impl Target {
     /// that died without cleaning up (SIGKILL, power loss) left beside the target: their staging
     /// folders and temporary zips, which no live run can own.
     pub fn lock(&self) -> Result<OutputLock, ExportError> {
-        let lock = OutputLock::try_acquire(&self.location.key())?.map_err(|lock| {
-            ExportError::Locked {
+        let lock =
+            OutputLock::try_acquire(&self.location.key())?.map_err(|lock| ExportError::Locked {
                 path: self.path.clone(),
                 lock,
-            }
-        })?;
+            })?;
         self.remove_stale()?;
         Ok(lock)
     }
@@ -245,7 +246,10 @@ impl Target {
             return;
         };
         if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
-            tracing::info!("removed {}, the lock file of an older version", path.display());
+            tracing::info!(
+                "removed {}, the lock file of an older version",
+                path.display()
+            );
         }
     }
 

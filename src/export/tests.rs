@@ -472,10 +472,7 @@ fn zips_are_byte_identical_across_runs() {
         let out = tmp.path().join(dir).join("Bundle.ZIP");
         export(&opts(Format::Csv, &out), &data);
         assert_eq!(mode(&out), 0o600);
-        assert_eq!(
-            names(&tmp.path().join(dir)),
-            ["Bundle.ZIP"]
-        );
+        assert_eq!(names(&tmp.path().join(dir)), ["Bundle.ZIP"]);
         zips.push(fs::read(&out).unwrap());
     }
     assert_eq!(zips[0], zips[1]);
@@ -531,10 +528,7 @@ fn publishing_replaces_a_previous_bundle_whole() {
     export(&opts(Format::Json, &json), &[(Orgs, ORG)]);
     export(&opts(Format::Csv, &json), &[(Orgs, ORG)]);
     assert_eq!(names(&json), ["manifest.csv", "orgs.csv"]);
-    assert_eq!(
-        names(tmp.path()),
-        ["b", "b.zip", "j"]
-    );
+    assert_eq!(names(tmp.path()), ["b", "b.zip", "j"]);
 }
 
 #[test]
@@ -651,7 +645,11 @@ fn a_second_run_on_the_same_target_is_locked_out() {
             .contains("b.zip is being written by another roster-export run"),
         "{err}"
     );
-    assert_eq!(names(tmp.path()).len(), 1, "only the first run's staging folder is there");
+    assert_eq!(
+        names(tmp.path()).len(),
+        1,
+        "only the first run's staging folder is there"
+    );
     drop(first);
     Bundle::create(&opts(Format::Csv, &out), &[Orgs]).unwrap();
 }

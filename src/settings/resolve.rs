@@ -381,7 +381,8 @@ fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
         )
     })?;
     let format = settings.format.unwrap_or_default();
-    let location = crate::storage::Location::parse(&out).map_err(|e| SettingsError(e.to_string()))?;
+    let location =
+        crate::storage::Location::parse(&out).map_err(|e| SettingsError(e.to_string()))?;
     let destination = if out.as_os_str() == "-" {
         if format != Format::Ndjson {
             return Err(SettingsError(

@@ -165,14 +165,17 @@ pub fn previous_output(
     options: &RemoteOptions,
 ) -> Result<Option<PreviousOutput>, StorageError> {
     match location {
-        Location::Local(path) => Ok(std::fs::symlink_metadata(path).is_ok().then(|| {
-            PreviousOutput {
-                path: path.clone(),
-                _copy: None,
-            }
-        })),
-        Location::Remote(url) => Remote::new(url.clone(), options.clone())?
-            .previous(&work_folder(&location.key())?),
+        Location::Local(path) => {
+            Ok(std::fs::symlink_metadata(path)
+                .is_ok()
+                .then(|| PreviousOutput {
+                    path: path.clone(),
+                    _copy: None,
+                }))
+        }
+        Location::Remote(url) => {
+            Remote::new(url.clone(), options.clone())?.previous(&work_folder(&location.key())?)
+        }
     }
 }
 

@@ -46,7 +46,13 @@ pub(super) fn check_endpoint(url: &RemoteUrl) -> Result<(), StorageError> {
 
 /// The S3 endpoint from the environment when it is plain http.
 fn plain_http_endpoint(url: &RemoteUrl) -> Option<url::Url> {
-    if !matches!(url, RemoteUrl::Object { scheme: ObjectScheme::S3, .. }) {
+    if !matches!(
+        url,
+        RemoteUrl::Object {
+            scheme: ObjectScheme::S3,
+            ..
+        }
+    ) {
         return None;
     }
     ENDPOINT_VARS
@@ -77,7 +83,9 @@ fn open(url: &RemoteUrl) -> Result<(Arc<dyn ObjectStore>, ObjectPath), StorageEr
         key,
     } = url
     else {
-        return Err(StorageError::Internal(format!("{url} is not an object URL")));
+        return Err(StorageError::Internal(format!(
+            "{url} is not an object URL"
+        )));
     };
     check_endpoint(url)?;
     // A bounded retry: a store that is down fails the run in well under a minute.
@@ -102,9 +110,7 @@ fn open(url: &RemoteUrl) -> Result<(Arc<dyn ObjectStore>, ObjectPath), StorageEr
             } else {
                 builder
             };
-            builder
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
         ObjectScheme::Gcs => GoogleCloudStorageBuilder::from_env()
             .with_bucket_name(bucket)
@@ -161,7 +167,9 @@ pub(super) async fn download(url: &RemoteUrl, to: &Path) -> Result<bool, Storage
             .await
             .map_err(StorageError::io("writing", to))?;
     }
-    file.sync_all().await.map_err(StorageError::io("syncing", to))?;
+    file.sync_all()
+        .await
+        .map_err(StorageError::io("syncing", to))?;
     Ok(true)
 }
 

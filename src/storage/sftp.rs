@@ -228,9 +228,9 @@ async fn connect(url: &RemoteUrl, options: &RemoteOptions) -> Result<Session, St
         Ok(Ok(ssh)) => ssh,
         Ok(Err(e)) => {
             let kept = problem.lock().expect("not poisoned").take();
-            return Err(kept.unwrap_or_else(|| {
-                StorageError::remote("connecting to", url)(e.to_string())
-            }));
+            return Err(
+                kept.unwrap_or_else(|| StorageError::remote("connecting to", url)(e.to_string()))
+            );
         }
         Err(_) => {
             return Err(StorageError::remote("connecting to", url)(
@@ -239,7 +239,11 @@ async fn connect(url: &RemoteUrl, options: &RemoteOptions) -> Result<Session, St
         }
     };
     let login = |e: russh::Error| StorageError::remote("logging in to", url)(e.to_string());
-    let hash = ssh.best_supported_rsa_hash().await.map_err(login)?.flatten();
+    let hash = ssh
+        .best_supported_rsa_hash()
+        .await
+        .map_err(login)?
+        .flatten();
     let auth = ssh
         .authenticate_publickey(p.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
         .await
@@ -253,7 +257,10 @@ async fn connect(url: &RemoteUrl, options: &RemoteOptions) -> Result<Session, St
     }
     let start = |e: russh::Error| StorageError::remote("starting SFTP on", url)(e.to_string());
     let channel = ssh.channel_open_session().await.map_err(start)?;
-    channel.request_subsystem(true, "sftp").await.map_err(start)?;
+    channel
+        .request_subsystem(true, "sftp")
+        .await
+        .map_err(start)?;
     let sftp = RawSftpSession::new(channel.into_stream());
     sftp.set_timeout(REQUEST_TIMEOUT_SECS);
     let version = sftp
@@ -365,7 +372,9 @@ pub(super) async fn download(
             Copy::Sftp(e) => reading(e),
             Copy::Local(e) => e,
         })?;
-        file.sync_all().await.map_err(StorageError::io("syncing", to))?;
+        file.sync_all()
+            .await
+            .map_err(StorageError::io("syncing", to))?;
         Ok(true)
     })
     .await
@@ -388,7 +397,9 @@ async fn copy_down(
     let mut chunks = futures::stream::iter(offsets)
         .map(|offset| async move {
             let want = (size - offset).min(CHUNK as u64) as u32;
-            read_exact(s, handle, offset, want).await.map(|d| (offset, d))
+            read_exact(s, handle, offset, want)
+                .await
+                .map(|d| (offset, d))
         })
         .buffered(IN_FLIGHT);
     while let Some(chunk) = chunks.next().await {
@@ -531,14 +542,20 @@ async fn rename_over(
     temp: &str,
     path: &str,
 ) -> Result<(), StorageError> {
-    let renaming = |e: SftpError| StorageError::remote("moving the upload into place at", url)(e.to_string());
+    let renaming =
+        |e: SftpError| StorageError::remote("moving the upload into place at", url)(e.to_string());
     if s.offers(POSIX_RENAME) {
         let mut data = Vec::new();
         for text in [temp, path] {
             data.extend_from_slice(&(text.len() as u32).to_be_bytes());
             data.extend_from_slice(text.as_bytes());
         }
-        return match s.sftp.extended(POSIX_RENAME, data).await.map_err(renaming)? {
+        return match s
+            .sftp
+            .extended(POSIX_RENAME, data)
+            .await
+            .map_err(renaming)?
+        {
             Packet::Status(status) if status.status_code == StatusCode::Ok => Ok(()),
             Packet::Status(status) => Err(renaming(SftpError::Status(status))),
             _ => Err(renaming(SftpError::UnexpectedPacket)),

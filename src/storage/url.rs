@@ -122,10 +122,15 @@ impl RemoteUrl {
         }
         if let Some(scheme) = object {
             if !url.username().is_empty() || url.port().is_some() {
-                return Err(bad("an object URL is scheme://bucket/key, with no user or port"));
+                return Err(bad(
+                    "an object URL is scheme://bucket/key, with no user or port",
+                ));
             }
             let key = raw_path.trim_start_matches('/').to_string();
-            if key.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+            if key
+                .split('/')
+                .any(|part| part.is_empty() || part == "." || part == "..")
+            {
                 return Err(bad("the key must not have empty, `.` or `..` parts"));
             }
             return Ok(Some(RemoteUrl::Object {
@@ -147,7 +152,10 @@ impl RemoteUrl {
         };
         Ok(Some(RemoteUrl::Sftp {
             user,
-            host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
             port: url.port().unwrap_or(22),
             path,
         }))

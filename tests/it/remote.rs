@@ -86,7 +86,9 @@ impl Relay {
                     // Gone: connections are dropped unanswered.
                     continue;
                 }
-                let Ok(upstream) = TcpStream::connect(&to) else { continue };
+                let Ok(upstream) = TcpStream::connect(&to) else {
+                    continue;
+                };
                 for (mut from, mut into) in [
                     (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
                     (upstream, client),
@@ -95,7 +97,10 @@ impl Relay {
                     std::thread::spawn(move || {
                         let mut buf = [0u8; 16 * 1024];
                         while let Ok(n) = from.read(&mut buf) {
-                            if n == 0 || flag.load(Ordering::SeqCst) || into.write_all(&buf[..n]).is_err() {
+                            if n == 0
+                                || flag.load(Ordering::SeqCst)
+                                || into.write_all(&buf[..n]).is_err()
+                            {
                                 break;
                             }
                         }
@@ -129,7 +134,10 @@ fn a_failed_s3_upload_exits_non_zero_and_keeps_the_previous_object() {
         .env("XDG_CACHE_HOME", dir.path())
         .stderr(Stdio::piped());
     s3.env(&mut cmd);
-    cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", relay.port));
+    cmd.env(
+        "AWS_ENDPOINT_URL",
+        format!("http://127.0.0.1:{}", relay.port),
+    );
     let mut child = cmd.spawn().unwrap();
     wait_for_staging(dir.path(), &mut child);
     relay.cut.store(true, Ordering::SeqCst);
@@ -137,7 +145,11 @@ fn a_failed_s3_upload_exits_non_zero_and_keeps_the_previous_object() {
     assert_eq!(status.code(), Some(5), "{stderr}");
     assert!(stderr.contains(&url), "{stderr}");
     assert!(!stderr.contains(S3_SECRET));
-    assert_eq!(s3.get(&bucket, "district.zip").unwrap(), before, "untouched");
+    assert_eq!(
+        s3.get(&bucket, "district.zip").unwrap(),
+        before,
+        "untouched"
+    );
     assert_eq!(s3.keys(&bucket), ["district.zip"], "no stray keys");
     assert!(!has_staging(dir.path()), "no staging left");
 
@@ -166,10 +178,7 @@ fn the_shrink_guard_reads_a_remote_previous_bundle_back() {
     });
     let mut shrunk = export_to(&tiny, &url, dir.path());
     s3.env(&mut shrunk);
-    ran(&mut shrunk)
-        .exits(4)
-        .says("would fall from")
-        .says(&url);
+    ran(&mut shrunk).exits(4).says("would fall from").says(&url);
     assert_eq!(s3.get(&bucket, "district.zip").unwrap(), before, "kept");
     assert!(!has_staging(dir.path()));
     let work = dir.path().join("roster-export/work");
@@ -238,9 +247,14 @@ fn sftp_publishes_byte_identical_and_trusts_only_known_host_keys() {
     export(&[]).exits(0);
     let published = std::fs::read(target.join("district.zip")).unwrap();
     assert_eq!(published, local_reference(&server, dir.path()));
-    assert_eq!(leftovers(&target, &["district.zip"]), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        leftovers(&target, &["district.zip"]),
+        Vec::<std::path::PathBuf>::new()
+    );
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(target.join("district.zip")).unwrap().permissions(),
+        &std::fs::metadata(target.join("district.zip"))
+            .unwrap()
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
 
@@ -260,13 +274,18 @@ fn sftp_publishes_byte_identical_and_trusts_only_known_host_keys() {
         .exits(5)
         .says("line 1")
         .says(&sshd.host_fingerprint());
-    assert_eq!(std::fs::read(target.join("district.zip")).unwrap(), published);
+    assert_eq!(
+        std::fs::read(target.join("district.zip")).unwrap(),
+        published
+    );
 }
 
 #[test]
 fn a_failed_sftp_upload_exits_non_zero_and_keeps_the_previous_file() {
     let fixture = Server::fixture();
-    let Some(mut sshd) = Sshd::start() else { return };
+    let Some(mut sshd) = Sshd::start() else {
+        return;
+    };
     let dir = workdir();
     let target = sshd.dir.path().join("district.zip");
     let url = sshd.url(&target);
@@ -300,7 +319,8 @@ fn a_failed_sftp_upload_exits_non_zero_and_keeps_the_previous_file() {
     assert_eq!(std::fs::read(&target).unwrap(), before, "untouched");
     let left = leftovers(sshd.dir.path(), &[]);
     assert!(
-        left.iter().all(|p| !p.to_string_lossy().contains(".upload-")),
+        left.iter()
+            .all(|p| !p.to_string_lossy().contains(".upload-")),
         "no partial upload left: {left:?}"
     );
     assert!(!has_staging(dir.path()));

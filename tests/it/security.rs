@@ -104,13 +104,18 @@ fn a_run_killed_outright_leaves_staging_that_the_next_run_removes() {
     // The next run takes the lock (the kernel dropped the dead run's), clears the leftover and
     // says so, and publishes; nothing but the output is left beside it.
     let ran = run_to(
-        Server::fixture().export().args(["--scope", "roster.readonly"]),
+        Server::fixture()
+            .export()
+            .args(["--scope", "roster.readonly"]),
         &out,
     );
     ran.exits(0)
         .says("removed 1 leftover staging item(s)")
         .says(&left[0].display().to_string());
-    assert_eq!(leftovers(dir.path(), &["b.zip"]), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        leftovers(dir.path(), &["b.zip"]),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
 
 #[test]
@@ -128,7 +133,9 @@ fn overlapping_runs_on_one_output_are_refused_and_leave_no_lock_file_beside_it()
         .unwrap();
     wait_for_staging(dir.path(), &mut first);
     let second = run_to(
-        Server::fixture().export().args(["--scope", "roster.readonly"]),
+        Server::fixture()
+            .export()
+            .args(["--scope", "roster.readonly"]),
         &out,
     );
     second

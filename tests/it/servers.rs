@@ -26,9 +26,7 @@ fn need(name: &str, what: &str) -> Option<PathBuf> {
             std::env::var_os("CI").is_none(),
             "{name} is not installed; .ci/run must install {what}"
         );
-        eprintln!(
-            "\n!!! SKIPPED: {name} is not installed ({what}); this test did not run !!!\n"
-        );
+        eprintln!("\n!!! SKIPPED: {name} is not installed ({what}); this test did not run !!!\n");
     }
     found
 }
@@ -105,7 +103,11 @@ impl S3 {
     pub fn bucket(&self, test: &str) -> String {
         let name = format!("{test}-{}-{}", std::process::id(), rand_suffix());
         let status = self.request("PUT", &format!("/{name}"));
-        assert!(status.0.starts_with("HTTP/1.1 200"), "create bucket: {}", status.0);
+        assert!(
+            status.0.starts_with("HTTP/1.1 200"),
+            "create bucket: {}",
+            status.0
+        );
         name
     }
 
@@ -156,7 +158,9 @@ impl S3 {
     fn request(&self, method: &str, path: &str) -> (String, Vec<u8>) {
         let host = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         write!(
             stream,
             "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
@@ -169,7 +173,11 @@ impl S3 {
             .position(|w| w == b"\r\n\r\n")
             .expect("an HTTP response");
         let head = String::from_utf8_lossy(&response[..split]).into_owned();
-        let status = head.lines().next().unwrap_or_default().replace("HTTP/1.0", "HTTP/1.1");
+        let status = head
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .replace("HTTP/1.0", "HTTP/1.1");
         (status, response[split + 4..].to_vec())
     }
 
@@ -262,7 +270,12 @@ impl Sshd {
 
     /// `sftp://user@127.0.0.1:port/<path>` for an absolute local path.
     pub fn url(&self, path: &Path) -> String {
-        format!("sftp://{}@127.0.0.1:{}{}", self.user, self.port, path.display())
+        format!(
+            "sftp://{}@127.0.0.1:{}{}",
+            self.user,
+            self.port,
+            path.display()
+        )
     }
 
     pub fn client_key(&self) -> PathBuf {
