@@ -31,7 +31,7 @@ pub(super) fn check_endpoint(url: &RemoteUrl) -> Result<(), StorageError> {
     let Some(endpoint) = plain_http_endpoint(url) else {
         return Ok(());
     };
-    if is_loopback(&endpoint) || allow_http() {
+    if plain_http_allowed(&endpoint, allow_http()) {
         return Ok(());
     }
     Err(StorageError::Config {
@@ -60,6 +60,12 @@ fn plain_http_endpoint(url: &RemoteUrl) -> Option<url::Url> {
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
         .and_then(|text| url::Url::parse(&text).ok())
         .filter(|endpoint| endpoint.scheme() == "http")
+}
+
+/// Plain http is for loopback (a local test server), or wherever the user said the network is
+/// trusted (`AWS_ALLOW_HTTP=true`).
+fn plain_http_allowed(endpoint: &url::Url, allow_http: bool) -> bool {
+    allow_http || is_loopback(endpoint)
 }
 
 fn is_loopback(endpoint: &url::Url) -> bool {
@@ -189,4 +195,30 @@ pub(super) async fn upload(url: &RemoteUrl, from: &Path) -> Result<(), StorageEr
     }
     // A failed completion aborts the multipart upload itself.
     writer.shutdown().await.map_err(|e| failed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_for_loopback_unless_allowed() {
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        for local in [
+            "http://127.0.0.1:9000",
+            "http://127.8.9.10",
+            "http://[::1]:5000",
+            "http://LocalHost:1",
+        ] {
+            assert!(plain_http_allowed(&url(local), false), "{local}");
+        }
+        for remote in [
+            "http://10.0.0.5:9000",
+            "http://minio.district.example",
+            "http://localhost.example",
+        ] {
+            assert!(!plain_http_allowed(&url(remote), false), "{remote}");
+            assert!(plain_http_allowed(&url(remote), true), "{remote}");
+        }
+    }
 }

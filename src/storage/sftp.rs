@@ -200,8 +200,7 @@ async fn connect(url: &RemoteUrl, options: &RemoteOptions) -> Result<Session, St
     let key = russh::keys::load_secret_key(&key_file, None).map_err(|e| StorageError::Config {
         url: url.to_string(),
         message: format!(
-            "cannot use the SSH key {}: {} (keys with a passphrase are not supported; use a \
-             dedicated key readable only by this account)",
+            "cannot use the SSH key {}: {}",
             key_file.display(),
             key_error(&e)
         ),
@@ -277,9 +276,12 @@ async fn connect(url: &RemoteUrl, options: &RemoteOptions) -> Result<Session, St
 /// A key-loading error without anything of the key in it.
 fn key_error(e: &russh::keys::Error) -> String {
     match e {
-        russh::keys::Error::IO(io) => io.to_string(),
-        russh::keys::Error::KeyIsEncrypted => "it is encrypted".into(),
-        _ => "it is not a private key this tool can read".into(),
+        russh::keys::Error::IO(io) => format!("{io}; give the key file with --sftp-key"),
+        russh::keys::Error::KeyIsEncrypted => "it has a passphrase, which is not supported; use a \
+                                               dedicated key without one, readable only by this \
+                                               account (0600)"
+            .into(),
+        _ => "it is not a private key this tool can read (OpenSSH or PEM format)".into(),
     }
 }
 
