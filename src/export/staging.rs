@@ -8,6 +8,7 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use tempfile::{NamedTempFile, TempDir};
 use zip::write::SimpleFileOptions;
@@ -342,13 +343,34 @@ impl Target {
     /// target, then renames it over the target (or uploads it). Entries carry a fixed timestamp
     /// and mode, so the same input gives the same bytes.
     pub fn publish_zip(&self, dir: &Path, entries: &[String]) -> Result<(), ExportError> {
+        let started = Instant::now();
         let zip = self.build_zip(dir, entries)?;
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "zipped {}",
+            self.path.display()
+        );
         if let Some(remote) = &self.remote {
-            return remote.upload(zip.path()).map_err(ExportError::from);
+            return self.upload(remote, zip.path());
         }
         zip.persist(&self.path)
             .map_err(|e| ExportError::io("moving the zip into place at", &self.path)(e.error))?;
         sync_dir(&self.parent)
+    }
+
+    /// Uploads the finished file `from` to the remote target, and says how long it took.
+    fn upload(&self, remote: &Remote, from: &Path) -> Result<(), ExportError> {
+        let started = Instant::now();
+        remote.upload(from)?;
+        let bytes = fs::metadata(from).map(|m| m.len()).unwrap_or_default();
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            bytes,
+            seconds,
+            "uploaded {} ({bytes} bytes) in {seconds:.2} s",
+            self.path.display()
+        );
+        Ok(())
     }
 
     /// The zip of `entries`, in a private temporary file beside the target, fsynced.
@@ -395,7 +417,7 @@ impl Target {
     /// Renames a finished staged file over the target (or uploads it).
     pub fn publish_file(&self, staged: &Path) -> Result<(), ExportError> {
         if let Some(remote) = &self.remote {
-            return remote.upload(staged).map_err(ExportError::from);
+            return self.upload(remote, staged);
         }
         fs::rename(staged, &self.path)
             .map_err(ExportError::io("moving the file into place at", &self.path))?;

@@ -325,3 +325,25 @@ fn a_failed_sftp_upload_exits_non_zero_and_keeps_the_previous_file() {
     );
     assert!(!has_staging(dir.path()));
 }
+
+#[test]
+fn ndjson_goes_to_s3_as_one_object() {
+    let Some(s3) = S3::start() else { return };
+    let bucket = s3.bucket("ndjson");
+    let server = Server::fixture();
+    let dir = workdir();
+    let local = dir.path().join("reference.ndjson");
+    server.export_ok(
+        &["--scope", "roster.readonly", "--format", "ndjson"],
+        &local,
+    );
+    let url = format!("s3://{bucket}/district.ndjson");
+    let mut cmd = export_to(&server, &url, dir.path());
+    cmd.args(["--format", "ndjson"]);
+    s3.env(&mut cmd);
+    ran(&mut cmd).exits(0).says("uploaded");
+    assert_eq!(
+        s3.get(&bucket, "district.ndjson").unwrap(),
+        std::fs::read(&local).unwrap()
+    );
+}
