@@ -371,8 +371,8 @@ pub(super) async fn download(
         let copied = copy_down(s, &handle, size, &mut file, to).await;
         let _ = s.sftp.close(handle).await;
         copied.map_err(|e| match e {
-            Copy::Sftp(e) => reading(e),
-            Copy::Local(e) => e,
+            Transfer::Sftp(e) => reading(e),
+            Transfer::Local(e) => e,
         })?;
         file.sync_all()
             .await
@@ -382,7 +382,8 @@ pub(super) async fn download(
     .await
 }
 
-enum Copy {
+/// What failed while moving a file's bytes: the SFTP side or the local file.
+enum Transfer {
     Sftp(SftpError),
     Local(StorageError),
 }
@@ -394,7 +395,7 @@ async fn copy_down(
     size: u64,
     file: &mut tokio::fs::File,
     to: &Path,
-) -> Result<(), Copy> {
+) -> Result<(), Transfer> {
     let offsets = (0..size).step_by(CHUNK);
     let mut chunks = futures::stream::iter(offsets)
         .map(|offset| async move {
@@ -405,10 +406,10 @@ async fn copy_down(
         })
         .buffered(IN_FLIGHT);
     while let Some(chunk) = chunks.next().await {
-        let (_, data) = chunk.map_err(Copy::Sftp)?;
+        let (_, data) = chunk.map_err(Transfer::Sftp)?;
         file.write_all(&data)
             .await
-            .map_err(|e| Copy::Local(StorageError::io("writing", to)(e)))?;
+            .map_err(|e| Transfer::Local(StorageError::io("writing", to)(e)))?;
     }
     Ok(())
 }
@@ -485,8 +486,8 @@ async fn upload_as(
     let synced = match written {
         Ok(()) if s.offers(FSYNC) => s.sftp.fsync(handle.as_str()).await.map(drop),
         other => other.map_err(|e| match e {
-            Copy::Sftp(e) => e,
-            Copy::Local(e) => SftpError::UnexpectedBehavior(e.to_string()),
+            Transfer::Sftp(e) => e,
+            Transfer::Local(e) => SftpError::UnexpectedBehavior(e.to_string()),
         }),
     };
     let closed = s.sftp.close(handle).await.map(drop);
@@ -495,10 +496,10 @@ async fn upload_as(
 }
 
 /// Sends the local file in chunks, several writes in flight.
-async fn copy_up(s: &Session, handle: &str, from: &Path) -> Result<(), Copy> {
+async fn copy_up(s: &Session, handle: &str, from: &Path) -> Result<(), Transfer> {
     let mut file = tokio::fs::File::open(from)
         .await
-        .map_err(|e| Copy::Local(StorageError::io("reading", from)(e)))?;
+        .map_err(|e| Transfer::Local(StorageError::io("reading", from)(e)))?;
     let mut offset = 0u64;
     loop {
         // Read a batch of chunks, then send them together.
@@ -510,7 +511,7 @@ async fn copy_up(s: &Session, handle: &str, from: &Path) -> Result<(), Copy> {
                 let n = file
                     .read(&mut buf[filled..])
                     .await
-                    .map_err(|e| Copy::Local(StorageError::io("reading", from)(e)))?;
+                    .map_err(|e| Transfer::Local(StorageError::io("reading", from)(e)))?;
                 if n == 0 {
                     break;
                 }
@@ -530,7 +531,7 @@ async fn copy_up(s: &Session, handle: &str, from: &Path) -> Result<(), Copy> {
             .into_iter()
             .map(|(at, data)| s.sftp.write(handle, at, data));
         for result in futures::future::join_all(writes).await {
-            result.map_err(Copy::Sftp)?;
+            result.map_err(Transfer::Sftp)?;
         }
     }
 }

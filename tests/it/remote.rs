@@ -128,17 +128,13 @@ fn a_failed_s3_upload_exits_non_zero_and_keeps_the_previous_object() {
     // The store goes away while the run is under way.
     let relay = Relay::start(s3.endpoint.trim_start_matches("http://").to_string());
     let slow = slow_server();
-    let mut cmd = slow.export_std();
-    cmd.args(SLOW_RUN)
-        .args(["--out", &url])
-        .env("XDG_CACHE_HOME", dir.path())
-        .stderr(Stdio::piped());
-    s3.env(&mut cmd);
-    cmd.env(
-        "AWS_ENDPOINT_URL",
-        format!("http://127.0.0.1:{}", relay.port),
-    );
-    let mut child = cmd.spawn().unwrap();
+    let mut child = spawn_slow(&slow, &url, |cmd| {
+        s3.env(cmd);
+        cmd.env("XDG_CACHE_HOME", dir.path()).env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", relay.port),
+        );
+    });
     wait_for_staging(dir.path(), &mut child);
     relay.cut.store(true, Ordering::SeqCst);
     let (status, stderr) = finish(child);
@@ -304,13 +300,10 @@ fn a_failed_sftp_upload_exits_non_zero_and_keeps_the_previous_file() {
 
     // The server goes away while the run is under way.
     let slow = slow_server();
-    let mut cmd = slow.export_std();
-    cmd.args(SLOW_RUN)
-        .args(["--out", &url])
-        .env("XDG_CACHE_HOME", dir.path())
-        .stderr(Stdio::piped());
-    sshd.flags(&mut cmd, &known_hosts);
-    let mut child = cmd.spawn().unwrap();
+    let mut child = spawn_slow(&slow, &url, |cmd| {
+        sshd.flags(cmd, &known_hosts);
+        cmd.env("XDG_CACHE_HOME", dir.path());
+    });
     wait_for_staging(dir.path(), &mut child);
     sshd.stop();
     let (status, stderr) = finish(child);

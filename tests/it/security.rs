@@ -42,14 +42,7 @@ fn sigterm_stops_the_run_removes_staging_and_keeps_the_old_bundle() {
 
     // Slow enough that the run is mid-way when the signal comes.
     let slow = slow_server();
-    let mut child = slow
-        .export_std()
-        .args(SLOW_RUN)
-        .arg("--out")
-        .arg(&out)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_slow(&slow, &out, |_| {});
     // Signalled once it is writing into its staging folder, whenever that is.
     wait_for_staging(dir.path(), &mut child);
     // SAFETY: sends a signal to the child we spawned.
@@ -84,14 +77,7 @@ fn a_run_killed_outright_leaves_staging_that_the_next_run_removes() {
     let out = dir.path().join("b.zip");
     let before = previous_bundle(&out);
     let slow = slow_server();
-    let mut child = slow
-        .export_std()
-        .args(SLOW_RUN)
-        .arg("--out")
-        .arg(&out)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_slow(&slow, &out, |_| {});
     wait_for_staging(dir.path(), &mut child);
     // SIGKILL: no handler runs, nothing is cleaned up.
     child.kill().unwrap();
@@ -123,14 +109,7 @@ fn overlapping_runs_on_one_output_are_refused_and_leave_no_lock_file_beside_it()
     let dir = workdir();
     let out = dir.path().join("b.zip");
     let slow = slow_server();
-    let mut first = slow
-        .export_std()
-        .args(SLOW_RUN)
-        .arg("--out")
-        .arg(&out)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = spawn_slow(&slow, &out, |_| {});
     wait_for_staging(dir.path(), &mut first);
     let second = run_to(
         Server::fixture()

@@ -440,8 +440,8 @@ pub fn finish(mut child: std::process::Child) -> (std::process::ExitStatus, Stri
     }
 }
 
-/// A sandbox slow enough (one record a page, 100 ms a request) that a run is still going when a
-/// test steps in.
+/// A sandbox slow enough (100 ms a request) that a run, asking one record a page, is still going
+/// when a test steps in.
 pub fn slow_server() -> Server {
     Server::start(SandboxOptions {
         latency: Some(Duration::from_millis(100)),
@@ -449,12 +449,19 @@ pub fn slow_server() -> Server {
     })
 }
 
-/// The flags of a slow run: every roster collection, one record a page, one request at a time.
-pub const SLOW_RUN: [&str; 6] = [
-    "--scope",
-    "roster.readonly",
-    "--page-size",
-    "1",
-    "--concurrency",
-    "1",
-];
+/// Starts a slow run of every roster collection (one record a page, one request at a time) to
+/// `out` against `slow`, after `setup` adds what else it needs; stderr is piped for [`finish`].
+pub fn spawn_slow(
+    slow: &Server,
+    out: impl AsRef<std::ffi::OsStr>,
+    setup: impl FnOnce(&mut std::process::Command),
+) -> std::process::Child {
+    let mut cmd = slow.export_std();
+    cmd.args(["--scope", "roster.readonly", "--page-size", "1"])
+        .args(["--concurrency", "1"])
+        .arg("--out")
+        .arg(out)
+        .stderr(std::process::Stdio::piped());
+    setup(&mut cmd);
+    cmd.spawn().unwrap()
+}
