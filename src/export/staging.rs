@@ -192,6 +192,9 @@ impl Target {
                 path: self.path.clone(),
                 lock,
             })?;
+        if self.remote.is_none() {
+            self.clear_old_lock_file()?;
+        }
         self.remove_stale()?;
         Ok(lock)
     }
@@ -228,15 +231,13 @@ impl Target {
                     .join(", ")
             );
         }
-        if self.remote.is_none() {
-            self.remove_old_lock_file();
-        }
         Ok(())
     }
 
     /// Removes `.<name>.lock`, which versions before the runtime-folder lock left beside the
-    /// output, unless an old run holds it right now.
-    fn remove_old_lock_file(&self) {
+    /// output; while a run of such a version holds it, this run is refused as overlapping (its
+    /// staging folder must not be taken for a leftover).
+    fn clear_old_lock_file(&self) -> Result<(), ExportError> {
         let path = self.parent.join(self.sibling(".lock"));
         let Ok(file) = OpenOptions::new()
             .read(true)
@@ -244,14 +245,21 @@ impl Target {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
         else {
-            return;
+            return Ok(());
         };
-        if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
+        if file.try_lock().is_err() {
+            return Err(ExportError::Locked {
+                path: self.path.clone(),
+                lock: path,
+            });
+        }
+        if fs::remove_file(&path).is_ok() {
             tracing::info!(
                 "removed {}, the lock file of an older version",
                 path.display()
             );
         }
+        Ok(())
     }
 
     /// Creates the private (0700) staging folder `.<name>.staging-XXXXXX` beside the target.

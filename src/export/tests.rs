@@ -655,6 +655,24 @@ fn a_second_run_on_the_same_target_is_locked_out() {
 }
 
 #[test]
+fn an_older_versions_lock_file_beside_the_output_is_honoured_then_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b.zip");
+    let old = tmp.path().join(".b.zip.lock");
+    let held = fs::File::create(&old).unwrap();
+    held.lock().unwrap();
+    let err = Bundle::create(&opts(Format::Csv, &out), &[Orgs]).unwrap_err();
+    assert!(err.to_string().contains(".b.zip.lock"), "{err}");
+    drop(held);
+    let report = Bundle::create(&opts(Format::Csv, &out), &[Orgs])
+        .unwrap()
+        .publish()
+        .unwrap();
+    assert_eq!(report.path.as_deref(), Some(out.as_path()));
+    assert_eq!(names(tmp.path()), ["b.zip"]);
+}
+
+#[test]
 fn json_files_hold_one_record_per_line() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("j");
