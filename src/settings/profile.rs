@@ -409,6 +409,31 @@ mod tests {
     }
 
     #[test]
+    fn an_output_url_in_a_profile_is_left_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            r#"
+            [profiles.remote]
+            out = "sftp://rosters@files.example/in/district.zip"
+            sftp_key = "keys/id_ed25519"
+            sftp_accept_new_host_key = true
+            "#,
+            0o644,
+        );
+        let settings = load("remote", Some(&path)).unwrap().settings().unwrap();
+        assert_eq!(
+            settings.out.as_deref(),
+            Some(Path::new("sftp://rosters@files.example/in/district.zip"))
+        );
+        assert_eq!(
+            settings.sftp_key.as_deref(),
+            Some(dir.path().join("keys/id_ed25519").as_path())
+        );
+        assert_eq!(settings.sftp_accept_new_host_key, Some(true));
+    }
+
+    #[test]
     fn profiles_resolve_references_and_anchor_paths() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("secret.txt"), "s3cret\n").unwrap();
