@@ -346,9 +346,22 @@ pub struct ExportArgs {
     pub only: Vec<String>,
 
     /// Where to write: a path ending in .zip writes a zip, any other path a folder; `-` with
-    /// --format ndjson streams to stdout.
-    #[arg(long, value_name = "PATH", env = env::OUT, help_heading = "Output")]
+    /// --format ndjson streams to stdout. A zip or NDJSON file can also go to s3://bucket/key,
+    /// gs://bucket/key, az://container/key (credentials from the platform's usual environment
+    /// variables or instance role) or sftp://user@host[:port]/path.
+    #[arg(long, value_name = "PATH|URL", env = env::OUT, help_heading = "Output")]
     pub out: Option<PathBuf>,
+    /// The SSH private key for an sftp:// output (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+    #[arg(long, value_name = "FILE", env = env::SFTP_KEY, help_heading = "Output")]
+    pub sftp_key: Option<PathBuf>,
+    /// The known_hosts file that must list the SFTP server's host key (default:
+    /// ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE", env = env::SFTP_KNOWN_HOSTS, help_heading = "Output")]
+    pub sftp_known_hosts: Option<PathBuf>,
+    /// Trust an SFTP host key that known_hosts does not list yet, and record it there. A key that
+    /// differs from the recorded one is still refused.
+    #[arg(long, env = env::SFTP_ACCEPT_NEW_HOST_KEY, help_heading = "Output")]
+    pub sftp_accept_new_host_key: bool,
     /// Output format.
     #[arg(long, value_name = "FORMAT", env = env::FORMAT, value_enum, help_heading = "Output")]
     pub format: Option<Format>,
@@ -618,6 +631,9 @@ impl ExportArgs {
             full_every: self.full_every,
             state: self.state.clone(),
             since: self.since.clone(),
+            sftp_key: self.sftp_key.clone(),
+            sftp_known_hosts: self.sftp_known_hosts.clone(),
+            sftp_accept_new_host_key: flag(self.sftp_accept_new_host_key),
             page_size: self.page_size,
             concurrency: self.concurrency,
             ..Settings::default()

@@ -2,7 +2,7 @@
 //! stream), several at once, and published together at the end.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +21,7 @@ use super::{
     CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport, ValidateMode,
 };
 use crate::records::Page;
+use crate::storage::{Location, OutputLock, PreviousOutput, RemoteOptions};
 
 const MANIFEST: &str = "manifest.csv";
 
@@ -42,13 +43,15 @@ pub struct Bundle {
     fingerprint: bool,
 }
 
-/// The staging area of a file-system target, and the lock held for the bundle's lifetime.
+/// The staging area of a target, and the lock held for the bundle's lifetime.
 struct Staged {
     target: Target,
     dir: TempDir,
-    _lock: File,
+    _lock: OutputLock,
     /// Whether there was an earlier output when the bundle was created.
     existed: bool,
+    /// The earlier output as a local path (itself, or a private copy of a remote one), once read.
+    previous: Option<PreviousOutput>,
 }
 
 /// The format's writers and the collections they have open.
@@ -96,6 +99,13 @@ impl Writer {
         }
     }
 
+    fn staged_mut(&mut self) -> Option<&mut Staged> {
+        match self {
+            Writer::Files { staged, .. } => Some(staged),
+            Writer::Ndjson { staged, .. } => staged.as_mut(),
+        }
+    }
+
     fn is_open(&self, c: CollectionId) -> bool {
         match self {
             Writer::Files { open, .. } => open.contains_key(&c),
@@ -133,9 +143,13 @@ fn remove_staged(path: &Path) -> Result<(), ExportError> {
 
 impl Staged {
     /// Checks the target (refusing anything that is not earlier output of ours), takes the lock
-    /// and creates the staging folder.
-    fn prepare(path: &Path, format: Format) -> Result<Staged, ExportError> {
-        let target = Target::resolve(path, format)?;
+    /// (clearing what dead runs left) and creates the staging folder.
+    fn prepare(
+        location: &Location,
+        format: Format,
+        options: &RemoteOptions,
+    ) -> Result<Staged, ExportError> {
+        let target = Target::resolve(location, format, options)?;
         target.check()?;
         let lock = target.lock()?;
         // Checked again under the lock: a run that just finished may have published.
@@ -146,7 +160,17 @@ impl Staged {
             dir,
             _lock: lock,
             existed,
+            previous: None,
         })
+    }
+
+    /// The earlier output as a local path, read back once (a remote one is downloaded into a
+    /// private copy); `None` when there was none.
+    fn previous(&mut self) -> Result<Option<&Path>, ExportError> {
+        if self.existed && self.previous.is_none() {
+            self.previous = self.target.previous()?;
+        }
+        Ok(self.previous.as_ref().map(PreviousOutput::path))
     }
 }
 
@@ -157,12 +181,17 @@ impl Bundle {
     /// `planned` is the collections this run will export; classResources.csv / courseResources.csv
     /// are written only when Resources is planned together with Classes / Courses.
     pub fn create(opts: &OutputOptions, planned: &[CollectionId]) -> Result<Bundle, ExportError> {
-        let writer = match (&opts.destination, opts.format) {
-            (Destination::Stdout, Format::Ndjson) => Writer::Ndjson {
+        let location = match &opts.destination {
+            Destination::Stdout => None,
+            Destination::Path(path) => Some(Location::Local(path.clone())),
+            Destination::Remote(url) => Some(Location::Remote(url.clone())),
+        };
+        let writer = match (location, opts.format) {
+            (None, Format::Ndjson) => Writer::Ndjson {
                 staged: None,
                 lines: Lines::new(Ndjson::stdout(), None, planned),
             },
-            (Destination::Stdout, format) => {
+            (None, format) => {
                 return Err(ExportError::Usage {
                     target: PathBuf::from("-"),
                     message: format!(
@@ -171,8 +200,8 @@ impl Bundle {
                     ),
                 });
             }
-            (Destination::Path(path), Format::Ndjson) => {
-                let staged = Staged::prepare(path, Format::Ndjson)?;
+            (Some(location), Format::Ndjson) => {
+                let staged = Staged::prepare(&location, Format::Ndjson, &opts.remote)?;
                 let dir = staged.dir.path().to_path_buf();
                 let stream = Ndjson::file(dir.join(&staged.target.name))?;
                 Writer::Ndjson {
@@ -180,8 +209,8 @@ impl Bundle {
                     lines: Lines::new(stream, Some(dir), planned),
                 }
             }
-            (Destination::Path(path), format) => Writer::Files {
-                staged: Staged::prepare(path, format)?,
+            (Some(location), format) => Writer::Files {
+                staged: Staged::prepare(&location, format, &opts.remote)?,
                 open: HashMap::new(),
             },
         };
@@ -217,11 +246,16 @@ impl Bundle {
 
     /// A hash of the output now at the target (see `fingerprint`); `None` when there is none or
     /// the output is standard output.
-    pub fn previous_fingerprint(&self) -> Result<Option<String>, ExportError> {
-        match self.writer.staged() {
-            Some(s) if s.existed => super::fingerprint::of(s.target.shape, &s.target.path)
-                .map_err(ExportError::io("reading", &s.target.path)),
-            _ => Ok(None),
+    pub fn previous_fingerprint(&mut self) -> Result<Option<String>, ExportError> {
+        let Some(staged) = self.writer.staged_mut() else {
+            return Ok(None);
+        };
+        let shape = staged.target.shape;
+        match staged.previous()? {
+            Some(path) => {
+                super::fingerprint::of(shape, path).map_err(ExportError::io("reading", path))
+            }
+            None => Ok(None),
         }
     }
 
@@ -313,15 +347,20 @@ impl Bundle {
     /// rows (CSV) or records the result holds, for the caller to check against the host's count
     /// before it finishes (or abandons) the collection.
     pub fn apply_changes(&mut self, c: CollectionId) -> Result<u64, ExportError> {
-        let (Some(changing), Some(staged)) = (self.changing.remove(&c), self.writer.staged())
+        let (Some(changing), Some(staged)) = (self.changing.remove(&c), self.writer.staged_mut())
         else {
             return Err(self.not_open(c, "cannot apply changes"));
         };
-        let previous = Previous {
-            shape: staged.target.shape,
-            path: &staged.target.path,
+        let shape = staged.target.shape;
+        let out = staged.dir.path().to_path_buf();
+        let Some(path) = staged.previous()? else {
+            return Err(sequence(
+                &staged.target.path,
+                c,
+                "has no earlier output to apply changes to",
+            ));
         };
-        let merged = changing.apply(previous, staged.dir.path())?;
+        let merged = changing.apply(Previous { shape, path }, &out)?;
         let rows = merged.output.rows;
         self.merged.insert(c, merged);
         Ok(rows)
@@ -535,13 +574,27 @@ impl Bundle {
             }
         };
         let Staged {
-            target, dir, _lock, ..
+            target,
+            dir,
+            _lock,
+            previous,
+            ..
         } = staged;
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
         // A delta bundle is not comparable with the bulk one it replaces.
         let comparison = if existed && !options.delta {
-            super::changes::compare(&target, dir.path(), &files, options.format)?
+            // A remote output is read back into a private copy (once a run).
+            let previous = match previous {
+                Some(previous) => Some(previous),
+                None => target.previous()?,
+            };
+            match &previous {
+                Some(p) => {
+                    super::changes::compare(&target, p.path(), dir.path(), &files, options.format)?
+                }
+                None => Default::default(),
+            }
         } else {
             Default::default()
         };

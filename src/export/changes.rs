@@ -41,9 +41,11 @@ pub(super) struct Comparison {
 /// One record of a file: its collection, sourcedId and a hash of its row or JSON.
 type Keyed = (CollectionId, u128, u64);
 
-/// Compares the staged `files` (in `staged`) with the same files of the output at `target`.
+/// Compares the staged `files` (in `staged`) with the same files of the output at `target`, read
+/// from `previous` (the target itself, or a local copy of a remote one).
 pub(super) fn compare(
     target: &Target,
+    previous: &Path,
     staged: &Path,
     files: &[FileRows],
     format: Format,
@@ -54,7 +56,7 @@ pub(super) fn compare(
             continue;
         };
         let mut index: Vec<(CollectionId, u128, u64)> = Vec::new();
-        let read = with_previous(target.shape, &target.path, &file.name, |r| {
+        let read = with_previous(target.shape, previous, &file.name, |r| {
             kind.each(r, &mut |k| index.push(k))
         });
         let shown = target.path.join(&file.name);

@@ -17,7 +17,7 @@ pub enum ExportError {
     #[error("refusing to replace {path}: {reason}; nothing was changed")]
     Refused { path: PathBuf, reason: String },
 
-    /// Another run holds the lock beside the target.
+    /// Another run holds the output's lock (a file in the user's runtime folder).
     #[error(
         "{path} is being written by another roster-export run (lock {lock} is held); \
          try again when it has finished"
@@ -81,6 +81,10 @@ pub enum ExportError {
         source: zip::result::ZipError,
     },
 
+    /// A remote output (or the private folders for it) failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+
     /// Something outside the bundle failed on its behalf (e.g. the writer thread went away).
     #[error("{0}")]
     Internal(String),
@@ -117,7 +121,11 @@ impl ExportError {
 
     /// The request itself was wrong (exit code 2 rather than an output failure).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ExportError::Usage { .. })
+        match self {
+            ExportError::Usage { .. } => true,
+            ExportError::Storage(e) => e.is_usage(),
+            _ => false,
+        }
     }
 
     pub(crate) fn io(

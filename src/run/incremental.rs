@@ -15,6 +15,7 @@ use crate::export::{Destination, Format, PublishReport};
 use crate::pager::{self, Feed, PagerError, Request, WalkStats};
 use crate::settings::{Incremental, Plan};
 use crate::state::{CollectionState, Made, State, StateError};
+use crate::storage::Location;
 
 /// The state an incremental run reads and writes.
 #[derive(Debug)]
@@ -29,12 +30,11 @@ impl Tracker {
     /// Reads the state of this run's output, and decides whether the run can build on it
     /// (logging why not, when not). The output itself is checked by [`Tracker::check_output`].
     pub fn open(settings: &Incremental, plan: &Plan, host: &str) -> Result<Tracker, Error> {
+        // The output as its lock knows it: the canonical path, or the URL.
         let output = match &plan.output.destination {
             Destination::Stdout => "-".to_string(),
-            Destination::Path(p) => std::path::absolute(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string(),
+            Destination::Path(p) => Location::Local(p.clone()).key(),
+            Destination::Remote(url) => Location::Remote(url.clone()).key(),
         };
         let made = Made {
             host: host.to_string(),

@@ -174,6 +174,12 @@ settings! {
     state: PathBuf,
     /// A delta bundle of what changed since this RFC 3339 time.
     since: String,
+    /// The SSH private key for an sftp:// output.
+    sftp_key: PathBuf,
+    /// The known_hosts file that vouches for SFTP servers.
+    sftp_known_hosts: PathBuf,
+    /// Trust (and record) an SFTP host key that known_hosts does not list yet.
+    sftp_accept_new_host_key: bool,
 }
 
 /// The settings layer of profile `name` of the config file (`config`, or the default one).

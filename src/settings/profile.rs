@@ -81,6 +81,9 @@ pub struct Profile {
     pub incremental: Option<bool>,
     pub full_every: Option<u32>,
     pub state: Option<PathBuf>,
+    pub sftp_key: Option<PathBuf>,
+    pub sftp_known_hosts: Option<PathBuf>,
+    pub sftp_accept_new_host_key: Option<bool>,
 }
 
 fn signature_method<'de, D: serde::Deserializer<'de>>(
@@ -285,6 +288,9 @@ impl Loaded {
             // One-off choices, for the command line only.
             full: None,
             since: None,
+            sftp_key: p.sftp_key.clone(),
+            sftp_known_hosts: p.sftp_known_hosts.clone(),
+            sftp_accept_new_host_key: p.sftp_accept_new_host_key,
         })
     }
 }
@@ -293,7 +299,8 @@ impl Loaded {
 fn anchor_paths(profile: &mut Profile, file: &Path) {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let anchor = |p: &mut PathBuf| {
-        if p.is_relative() {
+        // An output URL (s3://…, sftp://…) is not a path.
+        if p.is_relative() && !crate::storage::is_url(p) {
             *p = base.join(&*p);
         }
     };
@@ -302,6 +309,8 @@ fn anchor_paths(profile: &mut Profile, file: &Path) {
         &mut profile.out,
         &mut profile.header_file,
         &mut profile.state,
+        &mut profile.sftp_key,
+        &mut profile.sftp_known_hosts,
     ]
     .into_iter()
     .flatten()
@@ -412,6 +421,31 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path
+    }
+
+    #[test]
+    fn an_output_url_in_a_profile_is_left_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            r#"
+            [profiles.remote]
+            out = "sftp://rosters@files.example/in/district.zip"
+            sftp_key = "keys/id_ed25519"
+            sftp_accept_new_host_key = true
+            "#,
+            0o644,
+        );
+        let settings = load("remote", Some(&path)).unwrap().settings().unwrap();
+        assert_eq!(
+            settings.out.as_deref(),
+            Some(Path::new("sftp://rosters@files.example/in/district.zip"))
+        );
+        assert_eq!(
+            settings.sftp_key.as_deref(),
+            Some(dir.path().join("keys/id_ed25519").as_path())
+        );
+        assert_eq!(settings.sftp_accept_new_host_key, Some(true));
     }
 
     #[test]

@@ -450,10 +450,14 @@ fn plan(scopes: &[Scope], only: &[String]) -> Result<Vec<CollectionId>, Settings
 fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
     let out = settings.out.clone().ok_or_else(|| {
         SettingsError(
-            "--out is required: a .zip file, a folder, or - (with --format ndjson)".into(),
+            "--out is required: a .zip file, a folder, - (with --format ndjson), or an \
+             s3://, gs://, az:// or sftp:// URL"
+                .into(),
         )
     })?;
     let format = settings.format.unwrap_or_default();
+    let location =
+        crate::storage::Location::parse(&out).map_err(|e| SettingsError(e.to_string()))?;
     let destination = if out.as_os_str() == "-" {
         if format != Format::Ndjson {
             return Err(SettingsError(
@@ -463,7 +467,10 @@ fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
         }
         Destination::Stdout
     } else {
-        Destination::Path(out)
+        match location {
+            crate::storage::Location::Local(path) => Destination::Path(path),
+            crate::storage::Location::Remote(url) => Destination::Remote(url),
+        }
     };
     Ok(OutputOptions {
         format,
@@ -478,6 +485,11 @@ fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
             .min(9),
         validate: settings.validate.unwrap_or_default(),
         delta: false,
+        remote: crate::storage::RemoteOptions {
+            sftp_key: settings.sftp_key.clone(),
+            known_hosts: settings.sftp_known_hosts.clone(),
+            accept_new_host_key: settings.sftp_accept_new_host_key.unwrap_or(false),
+        },
     })
 }
 

@@ -297,7 +297,7 @@ fn the_state_is_kept_in_the_platform_state_folder_by_default() {
     run().exits(0).says("(changes applied)");
     // Nothing of the state sits beside the output.
     assert_eq!(
-        leftovers(dir.path(), &["b.zip", ".b.zip.lock", "xdg-state"]),
+        leftovers(dir.path(), &["b.zip", "xdg-state"]),
         Vec::<PathBuf>::new()
     );
 }
