@@ -56,8 +56,15 @@ pub struct Fetched {
 
 /// Where the pager gets pages: the API client, or a fake in tests.
 pub trait PageSource: Send + Sync + 'static {
-    /// The URL of `collection`'s page of `limit` records from `offset`.
-    fn collection_url(&self, collection: &Collection, limit: u64, offset: u64) -> Url;
+    /// The URL of `collection`'s page of `limit` records from `offset`, with `filter` (the v1.1
+    /// filter grammar, e.g. `dateLastModified>'2026-11-30T00:00:00Z'`) when given.
+    fn collection_url(
+        &self,
+        collection: &Collection,
+        filter: Option<&str>,
+        limit: u64,
+        offset: u64,
+    ) -> Url;
 
     /// GETs one page of `collection` at `url` (whose records start at `offset`).
     fn get_page(
@@ -137,14 +144,29 @@ impl ApiClient {
 }
 
 impl PageSource for ApiClient {
-    fn collection_url(&self, collection: &Collection, limit: u64, offset: u64) -> Url {
-        let mut url = self
-            .base
-            .join(collection.path)
-            .expect("collection paths are relative");
-        url.query_pairs_mut()
-            .append_pair("limit", &limit.to_string())
-            .append_pair("offset", &offset.to_string());
+    fn collection_url(
+        &self,
+        collection: &Collection,
+        filter: Option<&str>,
+        limit: u64,
+        offset: u64,
+    ) -> Url {
+        let mut url = self.base.clone();
+        // The base ends in `/` (the settings see to it), so the path is appended.
+        url.path_segments_mut()
+            .map(|mut segments| {
+                segments.pop_if_empty().push(collection.path);
+            })
+            .ok();
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(filter) = filter {
+                query.append_pair("filter", filter);
+            }
+            query
+                .append_pair("limit", &limit.to_string())
+                .append_pair("offset", &offset.to_string());
+        }
         url
     }
 

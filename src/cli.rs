@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use crate::auth::{AuthKind, ClientAuth, RefreshTokenGrant, SignatureMethod};
 use crate::env_vars as env;
-use crate::export::{Format, OutputOptions, ShrinkLimit};
+use crate::export::{Format, OutputOptions, ShrinkLimit, ValidateMode};
 use crate::http::{HttpSettings, Limit, PaceSettings, RetryPolicy};
 use crate::logging::LogFormat;
 use crate::pager::PagerSettings;
@@ -322,6 +322,12 @@ value_enum!(Format, |v| match v {
         "one {\"collection\", \"record\"} line per record, to a file or to stdout (--out -)",
 });
 
+value_enum!(ValidateMode, |v| match v {
+    ValidateMode::Warn => "log the problems and publish",
+    ValidateMode::Error => "publish nothing when there are problems (exit 4)",
+    ValidateMode::Off => "skip the checks",
+});
+
 value_enum!(LogFormat, |v| match v {
     LogFormat::Auto => "text on a terminal, JSON lines otherwise",
     LogFormat::Text => "text",
@@ -482,9 +488,22 @@ pub struct ExportArgs {
     pub only: Vec<String>,
 
     /// Where to write: a path ending in .zip writes a zip, any other path a folder; `-` with
-    /// --format ndjson streams to stdout.
-    #[arg(long, value_name = "PATH", env = env::OUT, display_order = 1)]
+    /// --format ndjson streams to stdout. A zip or NDJSON file can also go to s3://bucket/key,
+    /// gs://bucket/key, az://container/key (credentials from the platform's usual environment
+    /// variables or instance role) or sftp://user@host[:port]/path.
+    #[arg(long, value_name = "PATH|URL", env = env::OUT, display_order = 1)]
     pub out: Option<PathBuf>,
+    /// The SSH private key for an sftp:// output (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+    #[arg(long, value_name = "FILE", env = env::SFTP_KEY, help_heading = "Output")]
+    pub sftp_key: Option<PathBuf>,
+    /// The known_hosts file that must list the SFTP server's host key (default:
+    /// ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE", env = env::SFTP_KNOWN_HOSTS, help_heading = "Output")]
+    pub sftp_known_hosts: Option<PathBuf>,
+    /// Trust an SFTP host key that known_hosts does not list yet, and record it there. A key that
+    /// differs from the recorded one is still refused.
+    #[arg(long, env = env::SFTP_ACCEPT_NEW_HOST_KEY, help_heading = "Output")]
+    pub sftp_accept_new_host_key: bool,
     /// Output format.
     #[arg(long, value_name = "FORMAT", env = env::FORMAT, value_enum, help_heading = "Output")]
     pub format: Option<Format>,
@@ -499,6 +518,10 @@ pub struct ExportArgs {
     /// records (consumers treat missing rows as deletions): a percentage, or `off`.
     #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, allow_negative_numbers = true, help_heading = "Output")]
     pub max_shrink: Option<ShrinkLimit>,
+    /// Check a CSV bundle as `roster-export validate` does before publishing it: `warn` logs the
+    /// problems and publishes, `error` publishes nothing (exit 4), `off` skips the checks.
+    #[arg(long, value_name = "MODE", env = env::VALIDATE, value_enum, help_heading = "Output")]
+    pub validate: Option<ValidateMode>,
     /// Deflate level of a .zip output: 0 stores, 1 is fast, 9 is smallest.
     #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = whole::<u32>(0, Some(9)), allow_negative_numbers = true, help_heading = "Output")]
     pub zip_level: Option<u32>,
@@ -512,6 +535,28 @@ pub struct ExportArgs {
     /// and mark it absent instead of failing the run.
     #[arg(long, env = env::ALLOW_PARTIAL, help_heading = "Output")]
     pub allow_partial: bool,
+
+    /// Pull only what changed since the last run: each collection is asked for the records whose
+    /// dateLastModified is newer than the last run saw, and the changes are applied to the
+    /// previous output, which then equals a full pull. The first run (and any run whose state
+    /// does not fit) pulls in full.
+    #[arg(long, env = env::INCREMENTAL, help_heading = "Incremental")]
+    pub incremental: bool,
+    /// With --incremental: pull in full this time (the state is rewritten).
+    #[arg(long, help_heading = "Incremental")]
+    pub full: bool,
+    /// With --incremental: pull in full when the last full pull is this many days old (0: never).
+    #[arg(long, value_name = "DAYS", env = env::FULL_EVERY, value_parser = whole::<u32>(0, None), allow_negative_numbers = true, help_heading = "Incremental")]
+    pub full_every: Option<u32>,
+    /// With --incremental: the state file (default: one per output in the platform's state
+    /// folder, e.g. ~/.local/state/roster-export/).
+    #[arg(long, value_name = "FILE", env = env::STATE, help_heading = "Incremental")]
+    pub state: Option<PathBuf>,
+    /// Write a OneRoster delta bundle of the records changed since this RFC 3339 time (e.g.
+    /// 2026-11-30T00:00:00Z): status and dateLastModified filled, deleted records kept, every
+    /// file `delta` in the manifest.
+    #[arg(long, value_name = "DATETIME", conflicts_with_all = ["incremental", "full"], help_heading = "Incremental")]
+    pub since: Option<String>,
 
     /// Records asked for per request; hosts may send fewer, and the pager copes.
     #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
@@ -594,6 +639,11 @@ pub fn command() -> clap::Command {
         ("format", Format::default().to_string()),
         ("max_shrink", ShrinkLimit::default().to_string()),
         ("zip_level", OutputOptions::DEFAULT_ZIP_LEVEL.to_string()),
+        ("validate", ValidateMode::default().to_string()),
+        (
+            "full_every",
+            crate::settings::DEFAULT_FULL_EVERY_DAYS.to_string(),
+        ),
     ];
     let mut command = Cli::command();
     for (id, value) in defaults {
@@ -739,7 +789,16 @@ impl ExportArgs {
             system_code: self.system_code.clone(),
             max_shrink: self.max_shrink,
             zip_level: self.zip_level,
+            validate: self.validate,
             allow_partial: flag(self.allow_partial),
+            incremental: flag(self.incremental),
+            full: flag(self.full),
+            full_every: self.full_every,
+            state: self.state.clone(),
+            since: self.since.clone(),
+            sftp_key: self.sftp_key.clone(),
+            sftp_known_hosts: self.sftp_known_hosts.clone(),
+            sftp_accept_new_host_key: flag(self.sftp_accept_new_host_key),
             page_size: self.page_size,
             concurrency: self.concurrency,
             ..Settings::default()

@@ -98,7 +98,9 @@ impl Error {
             Error::Export(e) if e.is_usage() => exit::USAGE,
             // The data, not the disk, is the problem: a collection shrank suspiciously, or a
             // record could not be read into its CSV row.
-            Error::Export(e) if e.is_shrink() || e.is_bad_record() => exit::SERVER,
+            Error::Export(e) if e.is_shrink() || e.is_bad_record() || e.is_invalid() => {
+                exit::SERVER
+            }
             Error::Export(_) => exit::OUTPUT,
             Error::Interrupted => exit::INTERRUPTED,
             Error::Internal(_) => exit::UNEXPECTED,

@@ -5,9 +5,11 @@
 //! under them all):
 //!
 //! 1. Foundations: `urls`, `records` (a page as the server sent it), `progress`, `logging`,
-//!    `signal`, `env_vars`, `spelling`.
+//!    `signal`, `env_vars`, `spelling`, `storage` (remote outputs, the output lock, private work
+//!    folders).
 //! 2. `http`: the one HTTP client of a run (pacing, retries, `Retry-After`, body caps).
-//!    `export`: CSV, JSON and NDJSON writers, staging and atomic publish.
+//!    `export`: CSV, JSON and NDJSON writers, staging and atomic publish (locally or through
+//!    `storage`).
 //!    `validate`: checks a OneRoster 1.1 CSV bundle (a zip or a folder) against the binding.
 //! 3. `auth`: grants, the token cache, OAuth 1.0a signing.
 //! 4. `api`: the OneRoster API client (credentials for the configured origin only), behind the
@@ -39,5 +41,7 @@ pub mod run;
 pub mod settings;
 pub mod signal;
 mod spelling;
+pub mod state;
+pub mod storage;
 pub mod urls;
 pub mod validate;

@@ -143,6 +143,11 @@ impl Page {
         self.records.is_empty()
     }
 
+    /// Record `i`'s raw JSON text.
+    pub fn record(&self, i: usize) -> &str {
+        self.text(&self.records[i])
+    }
+
     /// The records' raw JSON text, in server order.
     pub fn records(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.records.iter().map(|r| self.text(r))
@@ -251,10 +256,30 @@ pub fn top_level_sourced_id(record: &str) -> Option<&str> {
     sourced_id(record).ok().flatten()
 }
 
+/// A top-level string member of a record's JSON, as written (escapes left in); `None` when it is
+/// absent, not a string, or behind a member name with escapes (rare enough to go without).
+pub fn member<'a>(record: &'a str, key: &str) -> Option<&'a str> {
+    match scan_member(record, key) {
+        Scan::Found(value) => Some(value),
+        Scan::Absent | Scan::Unsure => None,
+    }
+}
+
+/// Whether a record's `status` says it is gone (`tobedeleted`, or 1.0's `inactive`).
+pub fn is_deleted(record: &str) -> bool {
+    member(record, "status").is_some_and(is_deleted_status)
+}
+
+/// Whether a `status` value says the record is gone.
+pub fn is_deleted_status(status: &str) -> bool {
+    let s = status.trim();
+    s.eq_ignore_ascii_case("tobedeleted") || s.eq_ignore_ascii_case("inactive")
+}
+
 /// The sourcedId of a record, found by a byte scan or, when names have escapes, by the parser;
 /// `Err` when the parser finds no object.
 fn sourced_id(record: &str) -> Result<Option<&str>, ()> {
-    let id = match scan_sourced_id(record) {
+    let id = match scan_member(record, "sourcedId") {
         Scan::Found(id) => Some(id),
         Scan::Absent => None,
         Scan::Unsure => {
@@ -267,7 +292,7 @@ fn sourced_id(record: &str) -> Result<Option<&str>, ()> {
     Ok(id.map(str::trim).filter(|t| !t.is_empty()))
 }
 
-/// What a quick look for a record's top-level `sourcedId` found.
+/// What a quick look for a record's top-level member found.
 #[derive(Debug, PartialEq)]
 enum Scan<'a> {
     /// Its string value as written (escapes left in).
@@ -278,9 +303,9 @@ enum Scan<'a> {
     Unsure,
 }
 
-/// Finds the top-level `sourcedId` of a record that has already been read as valid JSON, without
-/// parsing it again: members are skipped byte-wise, and hosts usually put `sourcedId` first.
-fn scan_sourced_id(record: &str) -> Scan<'_> {
+/// Finds a top-level member of a record that has already been read as valid JSON, without parsing
+/// it again: members are skipped byte-wise (hosts usually put `sourcedId` first).
+fn scan_member<'a>(record: &'a str, wanted: &str) -> Scan<'a> {
     let b = record.as_bytes();
     let ws = |mut i: usize| {
         while b.get(i).is_some_and(u8::is_ascii_whitespace) {
@@ -302,7 +327,7 @@ fn scan_sourced_id(record: &str) -> Scan<'_> {
             return Scan::Unsure;
         }
         i = ws(ws(key_end) + 1); // past `:`
-        if key == b"sourcedId" {
+        if key == wanted.as_bytes() {
             return match b.get(i) {
                 Some(b'"') => record
                     .get(i + 1..string_end(b, i).saturating_sub(1))
@@ -496,7 +521,7 @@ mod tests {
             ("{}", Scan::Absent),
             (r#"{"source\u0064Id":"esc"}"#, Scan::Unsure),
         ] {
-            assert_eq!(scan_sourced_id(record), want, "{record}");
+            assert_eq!(scan_member(record, "sourcedId"), want, "{record}");
         }
         // The escaped name still counts, through the full parser.
         let page = Page::parse(

@@ -2,7 +2,7 @@
 //! stream), several at once, and published together at the end.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -11,32 +11,47 @@ use tempfile::TempDir;
 
 use std::collections::HashMap;
 
-use super::csv_rows::{CsvCollection, csv_error, csv_writer};
+use super::csv_rows::{CsvCollection, RowOptions, csv_error, csv_writer};
 use super::error::ExportError;
 use super::json::{JsonFile, Ndjson};
 use super::lines::Lines;
+use super::merge::{Changing, Merged, Previous};
 use super::staging::{Shape, Target, create_private};
-use super::{CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport};
+use super::{
+    CollectionOutput, Destination, FileRows, Format, OutputOptions, PublishReport, ValidateMode,
+};
 use crate::records::Page;
+use crate::storage::{Location, OutputLock, PreviousOutput, RemoteOptions};
 
 const MANIFEST: &str = "manifest.csv";
 
 /// A staged output. Each collection is begun, written page by page in order, and finished or
 /// abandoned (`begin_collection`, `write_page`…, `finish_collection` / `abandon_collection`);
-/// several may be open at once. `publish` puts the result in place. Dropping a bundle that was
-/// not published removes its staging folder and leaves the target untouched.
+/// several may be open at once. In an incremental run a collection may instead receive only its
+/// changes (`begin_changes`, `write_page`…, `apply_changes`), which are applied to the previous
+/// output's files before it is finished. `publish` puts the result in place. Dropping a bundle
+/// that was not published removes its staging folder and leaves the target untouched.
 pub struct Bundle {
     options: OutputOptions,
     planned: Vec<CollectionId>,
     writer: Writer,
+    /// Collections whose changes are arriving, and those with their changes applied.
+    changing: HashMap<CollectionId, Changing>,
+    merged: HashMap<CollectionId, Merged>,
     finished: Vec<CollectionOutput>,
+    /// Hash the output once it is published.
+    fingerprint: bool,
 }
 
-/// The staging area of a file-system target, and the lock held for the bundle's lifetime.
+/// The staging area of a target, and the lock held for the bundle's lifetime.
 struct Staged {
     target: Target,
     dir: TempDir,
-    _lock: File,
+    _lock: OutputLock,
+    /// Whether there was an earlier output when the bundle was created.
+    existed: bool,
+    /// The earlier output as a local path (itself, or a private copy of a remote one), once read.
+    previous: Option<PreviousOutput>,
 }
 
 /// The format's writers and the collections they have open.
@@ -84,6 +99,13 @@ impl Writer {
         }
     }
 
+    fn staged_mut(&mut self) -> Option<&mut Staged> {
+        match self {
+            Writer::Files { staged, .. } => Some(staged),
+            Writer::Ndjson { staged, .. } => staged.as_mut(),
+        }
+    }
+
     fn is_open(&self, c: CollectionId) -> bool {
         match self {
             Writer::Files { open, .. } => open.contains_key(&c),
@@ -121,17 +143,34 @@ fn remove_staged(path: &Path) -> Result<(), ExportError> {
 
 impl Staged {
     /// Checks the target (refusing anything that is not earlier output of ours), takes the lock
-    /// and creates the staging folder.
-    fn prepare(path: &Path, format: Format) -> Result<Staged, ExportError> {
-        let target = Target::resolve(path, format)?;
+    /// (clearing what dead runs left) and creates the staging folder.
+    fn prepare(
+        location: &Location,
+        format: Format,
+        options: &RemoteOptions,
+    ) -> Result<Staged, ExportError> {
+        let target = Target::resolve(location, format, options)?;
         target.check()?;
         let lock = target.lock()?;
+        // Checked again under the lock: a run that just finished may have published.
+        let existed = target.check()?;
         let dir = target.staging_dir()?;
         Ok(Staged {
             target,
             dir,
             _lock: lock,
+            existed,
+            previous: None,
         })
+    }
+
+    /// The earlier output as a local path, read back once (a remote one is downloaded into a
+    /// private copy); `None` when there was none.
+    fn previous(&mut self) -> Result<Option<&Path>, ExportError> {
+        if self.existed && self.previous.is_none() {
+            self.previous = self.target.previous()?;
+        }
+        Ok(self.previous.as_ref().map(PreviousOutput::path))
     }
 }
 
@@ -142,12 +181,17 @@ impl Bundle {
     /// `planned` is the collections this run will export; classResources.csv / courseResources.csv
     /// are written only when Resources is planned together with Classes / Courses.
     pub fn create(opts: &OutputOptions, planned: &[CollectionId]) -> Result<Bundle, ExportError> {
-        let writer = match (&opts.destination, opts.format) {
-            (Destination::Stdout, Format::Ndjson) => Writer::Ndjson {
+        let location = match &opts.destination {
+            Destination::Stdout => None,
+            Destination::Path(path) => Some(Location::Local(path.clone())),
+            Destination::Remote(url) => Some(Location::Remote(url.clone())),
+        };
+        let writer = match (location, opts.format) {
+            (None, Format::Ndjson) => Writer::Ndjson {
                 staged: None,
                 lines: Lines::new(Ndjson::stdout(), None, planned),
             },
-            (Destination::Stdout, format) => {
+            (None, format) => {
                 return Err(ExportError::Usage {
                     target: PathBuf::from("-"),
                     message: format!(
@@ -156,8 +200,8 @@ impl Bundle {
                     ),
                 });
             }
-            (Destination::Path(path), Format::Ndjson) => {
-                let staged = Staged::prepare(path, Format::Ndjson)?;
+            (Some(location), Format::Ndjson) => {
+                let staged = Staged::prepare(&location, Format::Ndjson, &opts.remote)?;
                 let dir = staged.dir.path().to_path_buf();
                 let stream = Ndjson::file(dir.join(&staged.target.name))?;
                 Writer::Ndjson {
@@ -165,8 +209,8 @@ impl Bundle {
                     lines: Lines::new(stream, Some(dir), planned),
                 }
             }
-            (Destination::Path(path), format) => Writer::Files {
-                staged: Staged::prepare(path, format)?,
+            (Some(location), format) => Writer::Files {
+                staged: Staged::prepare(&location, format, &opts.remote)?,
                 open: HashMap::new(),
             },
         };
@@ -174,8 +218,16 @@ impl Bundle {
             options: opts.clone(),
             planned: planned.to_vec(),
             writer,
+            changing: HashMap::new(),
+            merged: HashMap::new(),
             finished: Vec::new(),
+            fingerprint: false,
         })
+    }
+
+    /// Whether collection `c` is begun and neither finished nor abandoned.
+    fn is_open(&self, c: CollectionId) -> bool {
+        self.writer.is_open(c) || self.changing.contains_key(&c) || self.merged.contains_key(&c)
     }
 
     /// The collections open for writing.
@@ -183,8 +235,40 @@ impl Bundle {
         self.planned
             .iter()
             .copied()
-            .filter(|c| self.writer.is_open(*c))
+            .filter(|c| self.is_open(*c))
             .collect()
+    }
+
+    /// Whether there is an earlier output that changes can be applied to.
+    pub fn has_previous(&self) -> bool {
+        self.writer.staged().is_some_and(|s| s.existed)
+    }
+
+    /// A hash of the output now at the target (see `fingerprint`); `None` when there is none or
+    /// the output is standard output.
+    pub fn previous_fingerprint(&mut self) -> Result<Option<String>, ExportError> {
+        let Some(staged) = self.writer.staged_mut() else {
+            return Ok(None);
+        };
+        let shape = staged.target.shape;
+        match staged.previous()? {
+            Some(path) => {
+                super::fingerprint::of(shape, path).map_err(ExportError::io("reading", path))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Asks `publish` for a hash of what it published (for the incremental state).
+    pub fn fingerprint_on_publish(&mut self) {
+        self.fingerprint = true;
+    }
+
+    fn row_options(&self) -> RowOptions {
+        RowOptions {
+            include_passwords: self.options.include_passwords,
+            delta: self.options.delta,
+        }
     }
 
     /// The target as shown in messages.
@@ -221,16 +305,73 @@ impl Bundle {
             .collect()
     }
 
-    /// Starts writing collection `c` (its files are created, with their header rows).
-    pub fn begin_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
-        if self.writer.is_open(c) {
+    fn check_new(&self, c: CollectionId) -> Result<(), ExportError> {
+        if self.is_open(c) {
             return Err(sequence(&self.shown(), c, "was begun twice"));
         }
         if self.finished.iter().any(|o| o.collection == c) {
             return Err(sequence(&self.shown(), c, "was already written"));
         }
+        Ok(())
+    }
+
+    /// Starts receiving the changes of collection `c` (an incremental run): pages go to private
+    /// delta files until [`Bundle::apply_changes`]. On standard output the changes are the output,
+    /// and this is [`Bundle::begin_collection`].
+    pub fn begin_changes(&mut self, c: CollectionId) -> Result<(), ExportError> {
+        self.check_new(c)?;
+        let Some(staged) = self.writer.staged() else {
+            return self.begin_collection(c);
+        };
+        if !staged.existed {
+            return Err(sequence(
+                &self.shown(),
+                c,
+                "has no earlier output to apply changes to",
+            ));
+        }
+        let dir = staged.dir.path().join(".delta").join(c.name());
+        let changing = Changing::create(
+            &dir,
+            &staged.target.path,
+            c,
+            self.options.format,
+            self.association(c),
+            self.row_options(),
+        )?;
+        self.changing.insert(c, changing);
+        Ok(())
+    }
+
+    /// Applies the changes received for `c` to the previous output's files of `c`. Returns the
+    /// rows (CSV) or records the result holds, for the caller to check against the host's count
+    /// before it finishes (or abandons) the collection.
+    pub fn apply_changes(&mut self, c: CollectionId) -> Result<u64, ExportError> {
+        let (Some(changing), Some(staged)) = (self.changing.remove(&c), self.writer.staged_mut())
+        else {
+            return Err(self.not_open(c, "cannot apply changes"));
+        };
+        let shape = staged.target.shape;
+        let out = staged.dir.path().to_path_buf();
+        let Some(path) = staged.previous()? else {
+            return Err(sequence(
+                &staged.target.path,
+                c,
+                "has no earlier output to apply changes to",
+            ));
+        };
+        let merged = changing.apply(Previous { shape, path }, &out)?;
+        let rows = merged.output.rows;
+        self.merged.insert(c, merged);
+        Ok(rows)
+    }
+
+    /// Starts writing collection `c` (its files are created, with their header rows).
+    pub fn begin_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
+        self.check_new(c)?;
         let association = self.association(c);
-        let (format, include_passwords) = (self.options.format, self.options.include_passwords);
+        let format = self.options.format;
+        let rows = self.row_options();
         match &mut self.writer {
             Writer::Files { staged, open } => {
                 let dir = staged.dir.path();
@@ -240,7 +381,7 @@ impl Bundle {
                         &staged.target.path,
                         c,
                         association,
-                        include_passwords,
+                        rows,
                     )?)),
                     _ => FileWriter::Json(JsonFile::create(dir, c)?),
                 };
@@ -258,8 +399,11 @@ impl Bundle {
     /// Writes a page of an open collection, records in page order.
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
         let c = page.collection;
-        if !self.writer.is_open(c) {
+        if !self.is_open(c) {
             return Err(self.not_open(c, "a page arrived"));
+        }
+        if let Some(changing) = self.changing.get_mut(&c) {
+            return changing.write_page(page);
         }
         match &mut self.writer {
             Writer::Files { open, .. } => match open.get_mut(&c) {
@@ -273,6 +417,22 @@ impl Bundle {
     /// Completes collection `c`: its files are flushed and fsynced, and it will be `bulk` in the
     /// manifest.
     pub fn finish_collection(&mut self, c: CollectionId) -> Result<CollectionOutput, ExportError> {
+        if let Some(merged) = self.merged.remove(&c) {
+            if let (Some((stream, path)), Writer::Ndjson { lines, .. }) =
+                (merged.lines, &mut self.writer)
+            {
+                lines.add_finished(c, stream, path)?;
+            }
+            self.finished.push(merged.output.clone());
+            return Ok(merged.output);
+        }
+        if self.changing.contains_key(&c) {
+            return Err(sequence(
+                &self.shown(),
+                c,
+                "cannot finish before its changes are applied",
+            ));
+        }
         if !self.writer.is_open(c) {
             return Err(self.not_open(c, "cannot finish"));
         }
@@ -301,6 +461,17 @@ impl Bundle {
     /// file, or while they wait their turn, they are.
     pub fn abandon_collection(&mut self, c: CollectionId) -> Result<(), ExportError> {
         let was_finished = self.finished.iter().position(|o| o.collection == c);
+        if let Some(changing) = self.changing.remove(&c) {
+            changing.abandon()?;
+        }
+        if let Some(Merged {
+            lines: Some((stream, path)),
+            ..
+        }) = self.merged.remove(&c)
+        {
+            drop(stream);
+            remove_staged(&path)?;
+        }
         match &mut self.writer {
             // Closing the writers is enough; the files go below.
             Writer::Files { open, .. } => drop(open.remove(&c)),
@@ -338,6 +509,7 @@ impl Bundle {
             options,
             writer,
             finished,
+            fingerprint,
             ..
         } = self;
         let written = |name: &str| {
@@ -350,6 +522,7 @@ impl Bundle {
         let mut files = Vec::new();
         let mut absent = Vec::new();
         let mut entries = Vec::new();
+        let mut validation = None;
         let staged = match writer {
             Writer::Files { staged, .. } if options.format == Format::Csv => {
                 let resources_done = finished
@@ -364,12 +537,17 @@ impl Bundle {
                 }
                 write_manifest(staged.dir.path(), &absent, &options)?;
                 entries.push(MANIFEST.to_string());
+                entries.extend(files.iter().map(|f| f.name.clone()));
+                remove_strays(staged.dir.path(), &entries)?;
+                validation = validate(&staged, options.validate)?;
                 staged
             }
             Writer::Files { staged, .. } => {
                 for c in COLLECTIONS.iter() {
                     files.extend(written(&JsonFile::file_name(c.id)));
                 }
+                entries.extend(files.iter().map(|f| f.name.clone()));
+                remove_strays(staged.dir.path(), &entries)?;
                 staged
             }
             Writer::Ndjson { staged, lines } => {
@@ -384,6 +562,8 @@ impl Bundle {
                         replaced: false,
                         collections: finished,
                         warnings: Vec::new(),
+                        validation: None,
+                        fingerprint: None,
                     });
                 };
                 files.push(FileRows {
@@ -393,19 +573,32 @@ impl Bundle {
                 staged
             }
         };
-        entries.extend(files.iter().map(|f| f.name.clone()));
-        let Staged { target, dir, _lock } = staged;
-        if options.format != Format::Ndjson {
-            remove_strays(dir.path(), &entries)?;
-        }
+        let Staged {
+            target,
+            dir,
+            _lock,
+            previous,
+            ..
+        } = staged;
         // Checked again: the target may have changed during a long run.
         let existed = target.check()?;
-        let comparison = if existed {
-            super::changes::compare(&target, dir.path(), &files, options.format)?
+        // A delta bundle is not comparable with the bulk one it replaces.
+        let comparison = if existed && !options.delta {
+            // A remote output is read back into a private copy (once a run).
+            let previous = match previous {
+                Some(previous) => Some(previous),
+                None => target.previous()?,
+            };
+            match &previous {
+                Some(p) => {
+                    super::changes::compare(&target, p.path(), dir.path(), &files, options.format)?
+                }
+                None => Default::default(),
+            }
         } else {
             Default::default()
         };
-        if let (true, Some(limit)) = (existed, options.max_shrink) {
+        if let (true, false, Some(limit)) = (existed, options.delta, options.max_shrink) {
             super::shrink::check(&target, &files, &comparison.previous, limit)?;
         }
         let warnings = match target.shape {
@@ -426,7 +619,40 @@ impl Bundle {
             replaced: existed,
             collections: finished,
             warnings,
+            validation,
+            fingerprint: if fingerprint {
+                super::fingerprint::of(target.shape, &target.path)
+                    .map_err(ExportError::io("reading", &target.path))?
+            } else {
+                None
+            },
         })
+    }
+}
+
+/// Checks the staged CSV bundle as `roster-export validate` would: problems are logged, and under
+/// `--validate error` they stop the publish. Returns the summary line when it checked.
+fn validate(staged: &Staged, mode: ValidateMode) -> Result<Option<String>, ExportError> {
+    if mode == ValidateMode::Off {
+        return Ok(None);
+    }
+    let options = crate::validate::Options { max_per_rule: 5 };
+    let report = crate::validate::check_dir(staged.dir.path(), &options)
+        .map_err(|e| ExportError::Internal(format!("validating the staged bundle: {e}")))?;
+    let summary = report.summary();
+    if report.is_clean() {
+        tracing::debug!("validated the bundle: {summary}");
+        return Ok(Some(summary));
+    }
+    for line in report.to_string().lines() {
+        tracing::warn!(target_path = %staged.target.path.display(), "validation: {line}");
+    }
+    match mode {
+        ValidateMode::Error => Err(ExportError::Invalid {
+            path: staged.target.path.clone(),
+            summary,
+        }),
+        _ => Ok(Some(summary)),
     }
 }
 
@@ -446,6 +672,8 @@ fn write_manifest(
     for file in CsvFile::ALL {
         let mode = if absent.contains(&file) {
             "absent"
+        } else if options.delta {
+            "delta"
         } else {
             "bulk"
         };
@@ -474,8 +702,14 @@ fn remove_strays(dir: &Path, keep: &[String]) -> Result<(), ExportError> {
     for entry in fs::read_dir(dir).map_err(ExportError::io("reading", dir))? {
         let entry = entry.map_err(ExportError::io("reading", dir))?;
         let name = entry.file_name();
-        if !keep.iter().any(|k| name.to_str() == Some(k)) {
-            remove_staged(&entry.path())?;
+        if keep.iter().any(|k| name.to_str() == Some(k)) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path).map_err(ExportError::io("removing", &path))?;
+        } else {
+            remove_staged(&path)?;
         }
     }
     Ok(())

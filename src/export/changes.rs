@@ -41,9 +41,11 @@ pub(super) struct Comparison {
 /// One record of a file: its collection, sourcedId and a hash of its row or JSON.
 type Keyed = (CollectionId, u128, u64);
 
-/// Compares the staged `files` (in `staged`) with the same files of the output at `target`.
+/// Compares the staged `files` (in `staged`) with the same files of the output at `target`, read
+/// from `previous` (the target itself, or a local copy of a remote one).
 pub(super) fn compare(
     target: &Target,
+    previous: &Path,
     staged: &Path,
     files: &[FileRows],
     format: Format,
@@ -54,7 +56,9 @@ pub(super) fn compare(
             continue;
         };
         let mut index: Vec<(CollectionId, u128, u64)> = Vec::new();
-        let read = with_previous(target, &file.name, |r| kind.each(r, &mut |k| index.push(k)));
+        let read = with_previous(target.shape, previous, &file.name, |r| {
+            kind.each(r, &mut |k| index.push(k))
+        });
         let shown = target.path.join(&file.name);
         if read
             .map_err(ExportError::io("reading the previous", &shown))?
@@ -89,26 +93,28 @@ pub(super) fn compare(
     Ok(found)
 }
 
-/// Runs `read` on file `name` of the previous output at `target`; `None` when there is none.
-fn with_previous(
-    target: &Target,
+/// Runs `read` on file `name` of the output of `shape` at `path` (a zip's entry, a folder's file,
+/// or the single file itself, whatever `name`); `None` when there is none.
+pub(super) fn with_previous(
+    shape: Shape,
+    path: &Path,
     name: &str,
     read: impl FnOnce(&mut dyn Read) -> io::Result<()>,
 ) -> io::Result<Option<()>> {
     let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
-    match target.shape {
-        Shape::Folder => match File::open(target.path.join(name)) {
+    match shape {
+        Shape::Folder => match File::open(path.join(name)) {
             Ok(mut f) => read(&mut f).map(Some),
             Err(e) if missing(&e) => Ok(None),
             Err(e) => Err(e),
         },
-        Shape::File => match File::open(&target.path) {
+        Shape::File => match File::open(path) {
             Ok(mut f) => read(&mut f).map(Some),
             Err(e) if missing(&e) => Ok(None),
             Err(e) => Err(e),
         },
         Shape::Zip => {
-            let file = match File::open(&target.path) {
+            let file = match File::open(path) {
                 Ok(f) => f,
                 Err(e) if missing(&e) => return Ok(None),
                 Err(e) => return Err(e),
@@ -154,8 +160,10 @@ impl Kind {
     fn each(self, reader: impl Read, each: &mut dyn FnMut(Keyed)) -> io::Result<()> {
         match self {
             Kind::Csv(c) => {
+                // Flexible: a file edited by hand is compared, not refused.
                 let mut csv = csv::ReaderBuilder::new()
                     .has_headers(true)
+                    .flexible(true)
                     .from_reader(reader);
                 let mut row = csv::ByteRecord::new();
                 while csv.read_byte_record(&mut row).map_err(io::Error::other)? {
@@ -188,7 +196,7 @@ impl Kind {
 }
 
 /// `{"collection":"NAME","record":{…}}` → the name and the record's text.
-fn ndjson_parts(line: &str) -> Option<(&str, &str)> {
+pub(super) fn ndjson_parts(line: &str) -> Option<(&str, &str)> {
     let rest = line.strip_prefix("{\"collection\":\"")?;
     let (name, rest) = rest.split_once('"')?;
     let record = rest.strip_prefix(",\"record\":")?.strip_suffix('}')?;

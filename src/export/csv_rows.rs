@@ -88,17 +88,27 @@ fn first_value<'a>(
         .unwrap_or((keys[first], None))
 }
 
-/// Renders one bulk cell of a column of type `ty` from its member `v`.
+/// How rows are written.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RowOptions {
+    /// Fill the `password` column.
+    pub include_passwords: bool,
+    /// Delta rows (§7.4): `status` and `dateLastModified` filled, deleted records kept.
+    pub delta: bool,
+}
+
+/// Renders one cell of a column of type `ty` from its member `v`.
 fn render<'a>(
     ty: ColumnType,
     v: Option<&'a RawValue>,
     out: &mut String,
     elems: &mut Vec<&'a RawValue>,
-    include_passwords: bool,
+    rows: RowOptions,
 ) -> FieldResult {
     use ColumnType::*;
     match ty {
         Id | Year => fields::token(v, out),
+        Status | DateTime if rows.delta => fields::token(v, out),
         // Blank in a bulk file (§7.4).
         Status | DateTime => Ok(()),
         Text => fields::text(v, out),
@@ -112,20 +122,14 @@ fn render<'a>(
         Bool { absent } => fields::boolean(v, absent, out),
         Date => fields::date(v, out),
         Float => fields::number(v, out),
-        Password if include_passwords => fields::text(v, out),
+        Password if rows.include_passwords => fields::text(v, out),
         Password => Ok(()),
     }
 }
 
 /// Whether a record's status says it is gone (`tobedeleted`, or 1.0's `inactive`).
 fn is_deleted(status: Option<&RawValue>) -> bool {
-    match status.map(fields::classify) {
-        Some(Ok(Json::Str(s))) => {
-            let s = s.trim();
-            s.eq_ignore_ascii_case("tobedeleted") || s.eq_ignore_ascii_case("inactive")
-        }
-        _ => false,
-    }
+    matches!(status.map(fields::classify), Some(Ok(Json::Str(s))) if crate::records::is_deleted_status(&s))
 }
 
 /// One staged CSV file being written.
@@ -152,7 +156,7 @@ impl CsvOut {
         })
     }
 
-    fn write(&mut self, record: &ByteRecord) -> Result<(), ExportError> {
+    pub fn write(&mut self, record: &ByteRecord) -> Result<(), ExportError> {
         self.writer
             .write_byte_record(record)
             .map_err(csv_error(&self.path, "writing"))?;
@@ -184,13 +188,15 @@ pub(super) struct CsvCollection {
     layout: Layout,
     main: CsvOut,
     association: Option<CsvOut>,
-    include_passwords: bool,
+    rows: RowOptions,
     row: ByteRecord,
     association_row: ByteRecord,
     cell: String,
     resources: Vec<(String, String)>,
     records: u64,
     dropped_deleted: u64,
+    /// The sourcedIds (as rendered) of the records left out as deleted, when asked to keep them.
+    dropped_ids: Option<Vec<String>>,
 }
 
 impl CsvCollection {
@@ -200,7 +206,7 @@ impl CsvCollection {
         target: &Path,
         collection: CollectionId,
         association: Option<CsvFile>,
-        include_passwords: bool,
+        rows: RowOptions,
     ) -> Result<CsvCollection, ExportError> {
         let file = collection.info().csv_file;
         let main = CsvOut::create(dir, file)?;
@@ -211,13 +217,14 @@ impl CsvCollection {
             layout: Layout::new(file.columns(), association.is_some()),
             main,
             association,
-            include_passwords,
+            rows,
             row: ByteRecord::new(),
             association_row: ByteRecord::new(),
             cell: String::new(),
             resources: Vec::new(),
             records: 0,
             dropped_deleted: 0,
+            dropped_ids: None,
         })
     }
 
@@ -240,22 +247,24 @@ impl CsvCollection {
             fields::pick(text, &self.layout.keys, &mut slots)
                 .map_err(|e| bad("(record)", format!("cannot be read: {e}")))?;
             // Column 1 is `status`; a bulk file lists only what exists.
-            if is_deleted(slots[self.layout.cols[1].1]) {
+            if !self.rows.delta && is_deleted(slots[self.layout.cols[1].1]) {
                 self.dropped_deleted += 1;
+                if let Some(ids) = &mut self.dropped_ids {
+                    let mut id = String::new();
+                    let (_, first, n) = self.layout.cols[0];
+                    let (_, value) = first_value(&self.layout.keys, &slots, first, n);
+                    fields::token(value, &mut id)
+                        .map_err(|FieldError(detail)| bad("sourcedId", detail))?;
+                    ids.push(id);
+                }
                 continue;
             }
             self.row.clear();
             for &(kind, first, n) in &self.layout.cols {
                 self.cell.clear();
                 let (key, value) = first_value(&self.layout.keys, &slots, first, n);
-                render(
-                    kind,
-                    value,
-                    &mut self.cell,
-                    &mut elems,
-                    self.include_passwords,
-                )
-                .map_err(|FieldError(detail)| bad(key, detail))?;
+                render(kind, value, &mut self.cell, &mut elems, self.rows)
+                    .map_err(|FieldError(detail)| bad(key, detail))?;
                 self.row.push_field(self.cell.as_bytes());
             }
             self.resources.clear();
@@ -265,12 +274,7 @@ impl CsvCollection {
             }
             self.main.write(&self.row)?;
             if let Some(out) = &mut self.association {
-                write_associations(
-                    &self.row[0],
-                    &self.resources,
-                    &mut self.association_row,
-                    out,
-                )?;
+                write_associations(&self.row, &self.resources, &mut self.association_row, out)?;
             }
         }
         Ok(())
@@ -278,6 +282,16 @@ impl CsvCollection {
 }
 
 impl CsvCollection {
+    /// Keeps the sourcedIds of the records it leaves out as deleted (an incremental run removes
+    /// their earlier rows).
+    pub fn keep_dropped_ids(&mut self) {
+        self.dropped_ids.get_or_insert_with(Vec::new);
+    }
+
+    pub fn take_dropped_ids(&mut self) -> Vec<String> {
+        self.dropped_ids.take().unwrap_or_default()
+    }
+
     /// Flushes and fsyncs its files.
     pub fn finish(self) -> Result<CollectionOutput, ExportError> {
         let mut files = vec![self.main.finish()?];
@@ -345,21 +359,23 @@ fn collect_resources<'a>(
     }
 }
 
-/// Writes one `{owner}:{resource}` row per resource; status and dateLastModified stay blank.
+/// Writes one `{owner}:{resource}` row per resource; status and dateLastModified are the owner's
+/// (blank in a bulk file).
 fn write_associations(
-    owner: &[u8],
+    owner_row: &ByteRecord,
     resources: &[(String, String)],
     row: &mut ByteRecord,
     out: &mut CsvOut,
 ) -> Result<(), ExportError> {
+    let owner = &owner_row[0];
     for (id, title) in resources {
         row.clear();
         let mut sourced_id = owner.to_vec();
         sourced_id.push(b':');
         sourced_id.extend_from_slice(id.as_bytes());
         row.push_field(&sourced_id);
-        row.push_field(b"");
-        row.push_field(b"");
+        row.push_field(&owner_row[1]);
+        row.push_field(&owner_row[2]);
         row.push_field(title.as_bytes());
         row.push_field(owner);
         row.push_field(id.as_bytes());

@@ -17,7 +17,7 @@ pub enum ExportError {
     #[error("refusing to replace {path}: {reason}; nothing was changed")]
     Refused { path: PathBuf, reason: String },
 
-    /// Another run holds the lock beside the target.
+    /// Another run holds the output's lock (a file in the user's runtime folder).
     #[error(
         "{path} is being written by another roster-export run (lock {lock} is held); \
          try again when it has finished"
@@ -66,6 +66,13 @@ pub enum ExportError {
         limit_percent: u64,
     },
 
+    /// The staged CSV bundle failed its checks under `--validate error`.
+    #[error(
+        "refusing to publish {path}: the bundle fails validation ({summary}); the previous output \
+         is kept (the problems are logged above; --validate warn publishes anyway)"
+    )]
+    Invalid { path: PathBuf, summary: String },
+
     /// Building the zip failed.
     #[error("building the zip {path}: {source}")]
     Zip {
@@ -73,6 +80,10 @@ pub enum ExportError {
         #[source]
         source: zip::result::ZipError,
     },
+
+    /// A remote output (or the private folders for it) failed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
 
     /// Something outside the bundle failed on its behalf (e.g. the writer thread went away).
     #[error("{0}")]
@@ -98,6 +109,11 @@ impl ExportError {
         matches!(self, ExportError::Shrink { .. })
     }
 
+    /// The bundle failed validation: a data error (exit 4).
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, ExportError::Invalid { .. })
+    }
+
     /// A record the server sent could not be mapped: a data error (exit 4), not an output failure.
     pub fn is_bad_record(&self) -> bool {
         matches!(self, ExportError::Record { .. })
@@ -105,7 +121,11 @@ impl ExportError {
 
     /// The request itself was wrong (exit code 2 rather than an output failure).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ExportError::Usage { .. })
+        match self {
+            ExportError::Usage { .. } => true,
+            ExportError::Storage(e) => e.is_usage(),
+            _ => false,
+        }
     }
 
     pub(crate) fn io(

@@ -43,6 +43,18 @@ impl JsonFile {
         })
     }
 
+    /// Writes one record (compacted if it is not).
+    pub fn write_record(&mut self, text: &str) -> Result<(), ExportError> {
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
+        push_record(text, &mut self.buf);
+        self.rows += 1;
+        self.out
+            .write_all(&self.buf)
+            .map_err(ExportError::io("writing", &self.path))
+    }
+
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
         self.buf.clear();
         for text in page.records() {
@@ -142,6 +154,17 @@ impl Ndjson {
         }
         self.lines += n;
         Ok(n)
+    }
+
+    /// Writes one line as it is (without its newline), as `write_page` wrote it.
+    pub fn write_line(&mut self, line: &[u8]) -> Result<(), ExportError> {
+        self.buf.extend_from_slice(line);
+        self.buf.push(b'\n');
+        self.lines += 1;
+        if self.buf.len() >= CHUNK {
+            self.drain()?;
+        }
+        Ok(())
     }
 
     fn drain(&mut self) -> Result<(), ExportError> {

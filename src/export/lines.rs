@@ -121,6 +121,27 @@ impl Lines {
         Ok(())
     }
 
+    /// Adds `c` as finished, its lines already written to the part file at `path` (the result of
+    /// applying its changes), and moves every collection whose turn has come into the stream.
+    pub fn add_finished(
+        &mut self,
+        c: CollectionId,
+        out: Ndjson,
+        path: PathBuf,
+    ) -> Result<(), ExportError> {
+        let records = out.lines;
+        self.lanes.insert(
+            c,
+            Lane::Part {
+                out,
+                path,
+                records,
+                finished: true,
+            },
+        );
+        self.advance()
+    }
+
     pub fn write_page(&mut self, c: CollectionId, page: &Page) -> Result<(), ExportError> {
         match self.lanes.get_mut(&c) {
             Some(Lane::Direct { records, .. }) => *records += self.stream.write_page(c, page)?,

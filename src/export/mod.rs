@@ -1,10 +1,13 @@
 //! Output formats: the OneRoster CSV bundle, JSON files, NDJSON; staging and atomic publish.
 //!
 //! A [`Bundle`] is created before the first request. Everything it writes goes to a private
-//! staging folder beside the target (`.<name>.staging-XXXXXX`, 0700, files 0600) while a lock file
-//! (`.<name>.lock`) keeps a second run out. [`Bundle::publish`] writes `manifest.csv`, fsyncs,
-//! and renames (or, over a previous bundle, atomically exchanges) the result into place; dropping
-//! the bundle instead removes the staging folder and leaves the previous output untouched.
+//! staging folder beside the target (`.<name>.staging-XXXXXX`, 0700, files 0600; for a remote
+//! target, in the output's private work folder) while a lock in the user's runtime folder keeps a
+//! second run out (see `crate::storage`). [`Bundle::publish`] writes `manifest.csv`, fsyncs, and
+//! renames (or, over a previous bundle, atomically exchanges) the result into place, or uploads
+//! it atomically; dropping the bundle instead removes the staging folder and leaves the previous
+//! output untouched. A run killed outright leaves its staging folder; the next run for the same
+//! output removes it once it holds the lock.
 //!
 //! The CSV binding is bulk mode (docs/oneroster-notes.md §7.4): `status` and `dateLastModified` are blank,
 //! records marked `tobedeleted` (or 1.0's `inactive`) are left out, and a file is `bulk` in the
@@ -20,7 +23,9 @@
 //!   ours (with manifest.csv) or a JSON bundle of ours; an existing zip only when it is a zip;
 //!   an existing NDJSON file only when it is empty or starts like our lines. Symbolic links are
 //!   refused.
-//! - The lock file stays beside the target after the run (deleting it would race a waiting run).
+//! - Nothing stays beside the target after the run: the lock file lives in the runtime folder.
+//! - A remote output is a zip or an NDJSON file; a CSV or JSON folder cannot be replaced
+//!   atomically in a store, so it is refused.
 //! - NDJSON on stdout cannot take back the lines of an abandoned collection; in a file it can.
 
 mod bundle;
@@ -28,8 +33,10 @@ mod changes;
 mod csv_rows;
 mod error;
 mod fields;
+mod fingerprint;
 mod json;
 mod lines;
+mod merge;
 mod shrink;
 mod staging;
 #[cfg(test)]
@@ -45,6 +52,20 @@ pub use shrink::{MaxShrink, ShrinkLimit};
 use oneroster::{CollectionId, CsvFile};
 
 use crate::named::named_enum;
+use crate::storage::{RemoteOptions, RemoteUrl};
+
+named_enum! {
+    /// Whether a CSV bundle is checked (`roster-export validate`'s checks) before it is published.
+    #[derive(Default)]
+    pub enum ValidateMode {
+        /// Problems are logged; the bundle is published.
+        #[default]
+        Warn = "warn",
+        /// Problems stop the publish (exit 4); the previous output stays.
+        Error = "error",
+        Off = "off",
+    }
+}
 
 named_enum! {
     /// The output format.
@@ -68,6 +89,8 @@ pub enum Destination {
     Stdout,
     /// A folder, a `.zip`, or (NDJSON) a file.
     Path(PathBuf),
+    /// A zip or NDJSON file in an object store or on an SFTP server.
+    Remote(RemoteUrl),
 }
 
 /// How to write the output.
@@ -83,8 +106,16 @@ pub struct OutputOptions {
     pub system_code: Option<String>,
     /// Refuse to publish over earlier output when a file shrinks by more than this; `None` = off.
     pub max_shrink: Option<MaxShrink>,
+    /// How to reach a remote destination (SFTP key, host-key policy).
+    pub remote: RemoteOptions,
     /// Deflate level of a zip's entries, 0 (stored) to 9.
     pub zip_level: u32,
+    /// Check a CSV bundle before publishing it.
+    pub validate: ValidateMode,
+    /// A delta bundle (`--since`): CSV rows carry `status` and `dateLastModified`, records marked
+    /// deleted are kept, and the manifest says `delta` for each file written; no format is
+    /// compared with (or shrink-guarded against) the output it replaces.
+    pub delta: bool,
 }
 
 impl OutputOptions {
@@ -134,4 +165,8 @@ pub struct PublishReport {
     /// Things that went wrong after the output was safely in place (e.g. an old copy that could
     /// not be removed).
     pub warnings: Vec<String>,
+    /// The validation summary line of a CSV bundle that was checked.
+    pub validation: Option<String>,
+    /// A hash of the published output, when asked for ([`Bundle::fingerprint_on_publish`]).
+    pub fingerprint: Option<String>,
 }

@@ -1,19 +1,22 @@
-//! Safe output: a private staging folder beside the target, a lock against overlapping runs, checks
-//! that we only ever replace our own earlier output, and the atomic publish (fsync, rename or
-//! exchange, fsync of the parent folder).
+//! Safe output: a private staging folder beside the target (or, for a remote target, in the
+//! output's private work folder), a lock against overlapping runs kept in the user's runtime
+//! folder, checks that we only ever replace our own earlier output, and the atomic publish (fsync,
+//! rename or exchange, fsync of the parent folder; or an atomic upload).
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions, Permissions, TryLockError};
+use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use tempfile::TempDir;
+use tempfile::{NamedTempFile, TempDir};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use super::Format;
 use super::error::ExportError;
+use crate::storage::{Location, OutputLock, PreviousOutput, Remote, RemoteOptions};
 use oneroster::{COLLECTIONS, CsvFile};
 
 /// What the target is once published.
@@ -27,13 +30,16 @@ pub(super) enum Shape {
     File,
 }
 
-/// The output path, split into the folder it lives in and its name.
+/// The output, split into the folder it lives in and its name. For a remote output, `path` is
+/// the URL (for messages only), `parent` its private local work folder, and `remote` the store.
 #[derive(Debug)]
 pub(super) struct Target {
     pub path: PathBuf,
     pub parent: PathBuf,
     pub name: OsString,
     pub shape: Shape,
+    pub location: Location,
+    pub remote: Option<Remote>,
 }
 
 /// Creates a new file readable by its owner only (0600), failing if the name is taken.
@@ -54,32 +60,26 @@ pub(super) fn sync_dir(path: &Path) -> Result<(), ExportError> {
 }
 
 impl Target {
-    /// Splits `path` and decides the shape: NDJSON is one file; CSV and JSON are a zip when the
-    /// name ends in `.zip` (any case), a folder otherwise.
-    pub fn resolve(path: &Path, format: Format) -> Result<Target, ExportError> {
+    /// Splits the output and decides the shape: NDJSON is one file; CSV and JSON are a zip when
+    /// the name ends in `.zip` (any case), a folder otherwise. A remote output must be a file.
+    pub fn resolve(
+        location: &Location,
+        format: Format,
+        options: &RemoteOptions,
+    ) -> Result<Target, ExportError> {
+        let (path, name) = match location {
+            Location::Local(path) => (path.clone(), path.file_name().map(OsString::from)),
+            Location::Remote(url) => (
+                PathBuf::from(url.to_string()),
+                Some(OsString::from(url.name())),
+            ),
+        };
         let usage = |message: String| ExportError::Usage {
-            target: path.to_path_buf(),
+            target: path.clone(),
             message,
         };
-        let name = path
-            .file_name()
-            .ok_or_else(|| usage("the output path must end in a file or folder name".to_string()))?
-            .to_os_string();
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        match fs::metadata(&parent) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(usage(format!("{} is not a folder", parent.display()))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(usage(format!(
-                    "the folder {} does not exist; create it first",
-                    parent.display()
-                )));
-            }
-            Err(e) => return Err(ExportError::io("inspecting", &parent)(e)),
-        }
+        let name =
+            name.ok_or_else(|| usage("the output path must end in a file or folder name".into()))?;
         let shape = match format {
             Format::Ndjson => Shape::File,
             _ if name
@@ -91,11 +91,26 @@ impl Target {
             }
             _ => Shape::Folder,
         };
+        let (parent, remote) = match location {
+            Location::Local(_) => (local_parent(&path)?, None),
+            Location::Remote(_) if shape == Shape::Folder => {
+                return Err(usage(format!(
+                    "{format} output is a folder of files, which a remote store cannot replace \
+                     atomically; name the output ….zip (or use --format ndjson)"
+                )));
+            }
+            Location::Remote(url) => {
+                let remote = Remote::new(url.clone(), options.clone())?;
+                (crate::storage::work_folder(&location.key())?, Some(remote))
+            }
+        };
         Ok(Target {
-            path: path.to_path_buf(),
+            path,
             parent,
             name,
             shape,
+            location: location.clone(),
+            remote,
         })
     }
 
@@ -107,11 +122,6 @@ impl Target {
         s
     }
 
-    /// The lock file's path, `.<name>.lock` beside the target.
-    pub fn lock_path(&self) -> PathBuf {
-        self.parent.join(self.sibling(".lock"))
-    }
-
     /// Looks at what is at the target now. Returns whether there is something to replace, or
     /// refuses when it is not output of ours (or has the wrong shape). Changes nothing.
     pub fn check(&self) -> Result<bool, ExportError> {
@@ -119,6 +129,14 @@ impl Target {
             path: self.path.clone(),
             reason: reason.to_string(),
         };
+        if let Some(remote) = &self.remote {
+            return match remote.head()? {
+                None => Ok(false),
+                Some(head) => ours(self.shape, &head)
+                    .map(|()| true)
+                    .map_err(|r| refuse(&r)),
+            };
+        }
         let meta = match fs::symlink_metadata(&self.path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -140,44 +158,108 @@ impl Target {
             _ if kind.is_dir() => Err(refuse("it is a folder, and this output is a single file")),
             _ if !kind.is_file() => Err(refuse("it is not a regular file")),
             shape => {
-                let (magic, what): (&[u8], _) = if shape == Shape::Zip {
-                    (b"PK", "a zip")
-                } else {
-                    (b"{\"collection\":", "NDJSON written by roster-export")
-                };
-                let mut head = Vec::with_capacity(magic.len());
+                let mut head = Vec::with_capacity(crate::storage::HEAD_BYTES);
                 File::open(&self.path)
-                    .and_then(|f| f.take(magic.len() as u64).read_to_end(&mut head))
+                    .and_then(|f| {
+                        f.take(crate::storage::HEAD_BYTES as u64)
+                            .read_to_end(&mut head)
+                    })
                     .map_err(ExportError::io("reading", &self.path))?;
-                if head.is_empty() || head == magic {
-                    Ok(true)
-                } else {
-                    Err(refuse(&format!("it is not {what}")))
-                }
+                ours(shape, &head).map(|()| true).map_err(|r| refuse(&r))
             }
         }
     }
 
-    /// Takes the exclusive lock beside the target for as long as the returned file is open.
-    pub fn lock(&self) -> Result<File, ExportError> {
-        let path = self.lock_path();
-        let file = OpenOptions::new()
+    /// The output as it is now, as a local path: itself, or a private copy of a remote output
+    /// (removed when the returned value is dropped). `None` when there is none.
+    pub fn previous(&self) -> Result<Option<PreviousOutput>, ExportError> {
+        match &self.remote {
+            Some(remote) => Ok(remote.previous(&self.parent)?),
+            None => Ok(crate::storage::previous_output(
+                &self.location,
+                &RemoteOptions::default(),
+            )?),
+        }
+    }
+
+    /// Takes the exclusive lock of this output (a file in the user's runtime folder, nothing
+    /// beside the output) for as long as the returned lock lives. Holding it, clears what runs
+    /// that died without cleaning up (SIGKILL, power loss) left beside the target: their staging
+    /// folders and temporary zips, which no live run can own.
+    pub fn lock(&self) -> Result<OutputLock, ExportError> {
+        let lock =
+            OutputLock::try_acquire(&self.location.key())?.map_err(|lock| ExportError::Locked {
+                path: self.path.clone(),
+                lock,
+            })?;
+        if self.remote.is_none() {
+            self.clear_old_lock_file()?;
+        }
+        self.remove_stale()?;
+        Ok(lock)
+    }
+
+    /// Removes `.<name>.staging-*` leftovers, and the `.<name>.lock` file older versions kept
+    /// beside the output when no run of such a version holds it.
+    fn remove_stale(&self) -> Result<(), ExportError> {
+        let prefix = self.sibling(".staging-");
+        let prefix = prefix.as_encoded_bytes();
+        let mut removed = Vec::new();
+        for entry in fs::read_dir(&self.parent).map_err(ExportError::io("reading", &self.parent))? {
+            let entry = entry.map_err(ExportError::io("reading", &self.parent))?;
+            if !entry.file_name().as_encoded_bytes().starts_with(prefix) {
+                continue;
+            }
+            let path = entry.path();
+            let gone = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+                _ => fs::remove_file(&path),
+            };
+            gone.map_err(ExportError::io("removing the leftover", &path))?;
+            removed.push(path);
+        }
+        if !removed.is_empty() {
+            tracing::warn!(
+                "removed {} leftover staging item(s) of {} from an earlier run that did not \
+                 finish: {}",
+                removed.len(),
+                self.path.display(),
+                removed
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes `.<name>.lock`, which versions before the runtime-folder lock left beside the
+    /// output; while a run of such a version holds it, this run is refused as overlapping (its
+    /// staging folder must not be taken for a leftover).
+    fn clear_old_lock_file(&self) -> Result<(), ExportError> {
+        let path = self.parent.join(self.sibling(".lock"));
+        let Ok(file) = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
-            .map_err(ExportError::io("opening the lock file", &path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(file),
-            Err(TryLockError::WouldBlock) => Err(ExportError::Locked {
+        else {
+            return Ok(());
+        };
+        if file.try_lock().is_err() {
+            return Err(ExportError::Locked {
                 path: self.path.clone(),
                 lock: path,
-            }),
-            Err(TryLockError::Error(e)) => Err(ExportError::io("locking", &path)(e)),
+            });
         }
+        if fs::remove_file(&path).is_ok() {
+            tracing::info!(
+                "removed {}, the lock file of an older version",
+                path.display()
+            );
+        }
+        Ok(())
     }
 
     /// Creates the private (0700) staging folder `.<name>.staging-XXXXXX` beside the target.
@@ -266,14 +348,51 @@ impl Target {
     }
 
     /// Zips `entries` (names in `dir`, in the order given) into a private temporary file beside the
-    /// target, then renames it over the target. Entries carry a fixed timestamp and mode, so the
-    /// same input gives the same bytes.
+    /// target, then renames it over the target (or uploads it). Entries carry a fixed timestamp
+    /// and mode, so the same input gives the same bytes.
     pub fn publish_zip(
         &self,
         dir: &Path,
         entries: &[String],
         level: u32,
     ) -> Result<(), ExportError> {
+        let started = Instant::now();
+        let zip = self.build_zip(dir, entries, level)?;
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            "zipped {}",
+            self.path.display()
+        );
+        if let Some(remote) = &self.remote {
+            return self.upload(remote, zip.path());
+        }
+        zip.persist(&self.path)
+            .map_err(|e| ExportError::io("moving the zip into place at", &self.path)(e.error))?;
+        sync_dir(&self.parent)
+    }
+
+    /// Uploads the finished file `from` to the remote target, and says how long it took.
+    fn upload(&self, remote: &Remote, from: &Path) -> Result<(), ExportError> {
+        let started = Instant::now();
+        remote.upload(from)?;
+        let bytes = fs::metadata(from).map(|m| m.len()).unwrap_or_default();
+        let seconds = started.elapsed().as_secs_f64();
+        tracing::info!(
+            bytes,
+            seconds,
+            "uploaded {} ({bytes} bytes) in {seconds:.2} s",
+            self.path.display()
+        );
+        Ok(())
+    }
+
+    /// The zip of `entries`, in a private temporary file beside the target, fsynced.
+    fn build_zip(
+        &self,
+        dir: &Path,
+        entries: &[String],
+        level: u32,
+    ) -> Result<NamedTempFile, ExportError> {
         let prefix = self.sibling(".staging-");
         let mut tmp = tempfile::Builder::new()
             .prefix(&prefix)
@@ -315,16 +434,53 @@ impl Target {
         tmp.as_file()
             .sync_all()
             .map_err(ExportError::io("syncing", tmp.path().to_path_buf()))?;
-        tmp.persist(&self.path)
-            .map_err(|e| ExportError::io("moving the zip into place at", &self.path)(e.error))?;
-        sync_dir(&self.parent)
+        Ok(tmp)
     }
 
-    /// Renames a finished staged file over the target.
+    /// Renames a finished staged file over the target (or uploads it).
     pub fn publish_file(&self, staged: &Path) -> Result<(), ExportError> {
+        if let Some(remote) = &self.remote {
+            return self.upload(remote, staged);
+        }
         fs::rename(staged, &self.path)
             .map_err(ExportError::io("moving the file into place at", &self.path))?;
         sync_dir(&self.parent)
+    }
+}
+
+/// Whether the first bytes of an existing file say it is earlier output of ours in `shape`: empty,
+/// a zip, or NDJSON lines as we write them. Otherwise the reason to refuse.
+fn ours(shape: Shape, head: &[u8]) -> Result<(), String> {
+    let (magic, what): (&[u8], _) = if shape == Shape::Zip {
+        (b"PK", "a zip")
+    } else {
+        (b"{\"collection\":", "NDJSON written by roster-export")
+    };
+    if head.is_empty() || head.starts_with(magic) {
+        Ok(())
+    } else {
+        Err(format!("it is not {what}"))
+    }
+}
+
+/// The folder a local output lives in, which must exist.
+fn local_parent(path: &Path) -> Result<PathBuf, ExportError> {
+    let usage = |message: String| ExportError::Usage {
+        target: path.to_path_buf(),
+        message,
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match fs::metadata(&parent) {
+        Ok(m) if m.is_dir() => Ok(parent),
+        Ok(_) => Err(usage(format!("{} is not a folder", parent.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(usage(format!(
+            "the folder {} does not exist; create it first",
+            parent.display()
+        ))),
+        Err(e) => Err(ExportError::io("inspecting", &parent)(e)),
     }
 }
 

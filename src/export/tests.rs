@@ -30,6 +30,9 @@ fn opts(format: Format, path: &Path) -> OutputOptions {
         system_code: None,
         max_shrink: None,
         zip_level: 6,
+        validate: ValidateMode::Off,
+        delta: false,
+        remote: Default::default(),
     }
 }
 
@@ -175,7 +178,7 @@ fn csv_bundle_has_exact_headers_manifest_and_modes() {
     for name in names(&out) {
         assert_eq!(mode(out.join(&name)), 0o600, "{name}");
     }
-    assert_eq!(names(tmp.path()), [".bundle.lock", "bundle"]);
+    assert_eq!(names(tmp.path()), ["bundle"]);
 }
 
 #[test]
@@ -455,7 +458,7 @@ fn a_bad_record_is_an_error_naming_collection_record_and_field() {
     );
     drop(bundle);
     assert!(!out.exists());
-    assert_eq!(names(tmp.path()), [".b.lock"]);
+    assert!(names(tmp.path()).is_empty());
 }
 
 #[test]
@@ -472,10 +475,7 @@ fn zips_are_byte_identical_across_runs() {
         let out = tmp.path().join(dir).join("Bundle.ZIP");
         export(&opts(Format::Csv, &out), &data);
         assert_eq!(mode(&out), 0o600);
-        assert_eq!(
-            names(&tmp.path().join(dir)),
-            [".Bundle.ZIP.lock", "Bundle.ZIP"]
-        );
+        assert_eq!(names(&tmp.path().join(dir)), ["Bundle.ZIP"]);
         zips.push(fs::read(&out).unwrap());
     }
     assert_eq!(zips[0], zips[1]);
@@ -519,7 +519,7 @@ fn publishing_replaces_a_previous_bundle_whole() {
         ["new,,,true,,,,,New,,,,,,,,,"]
     );
     assert_eq!(mode(&out), 0o700);
-    assert_eq!(names(tmp.path()), [".b.lock", "b"]);
+    assert_eq!(names(tmp.path()), ["b"]);
 
     // A zip over a zip, and a CSV bundle over a JSON one, work the same way.
     let zip = tmp.path().join("b.zip");
@@ -531,16 +531,18 @@ fn publishing_replaces_a_previous_bundle_whole() {
     export(&opts(Format::Json, &json), &[(Orgs, ORG)]);
     export(&opts(Format::Csv, &json), &[(Orgs, ORG)]);
     assert_eq!(names(&json), ["manifest.csv", "orgs.csv"]);
-    assert_eq!(
-        names(tmp.path()),
-        [".b.lock", ".b.zip.lock", ".j.lock", "b", "b.zip", "j"]
-    );
+    assert_eq!(names(tmp.path()), ["b", "b.zip", "j"]);
 }
 
 #[test]
 fn the_fallback_swap_replaces_the_folder_too() {
     let (_tmp, out, _report) = export_csv(&[(Orgs, ORG)]);
-    let target = super::staging::Target::resolve(&out, Format::Csv).unwrap();
+    let target = super::staging::Target::resolve(
+        &crate::storage::Location::Local(out.clone()),
+        Format::Csv,
+        &Default::default(),
+    )
+    .unwrap();
     let staged = target.staging_dir().unwrap().keep();
     fs::write(staged.join("manifest.csv"), "new").unwrap();
     let previous = target.swap_by_renames(&staged).unwrap();
@@ -578,8 +580,8 @@ fn dropping_before_publish_leaves_the_previous_bundle_untouched() {
         assert_eq!(snapshot(&out), before, "{name}");
     }
     let left: Vec<String> = names(tmp.path());
-    assert!(left.iter().all(|n| !n.contains("staging")), "{left:?}");
-    assert_eq!(left.len(), 8, "{left:?}");
+    // The four outputs, and nothing else: no staging, no lock files.
+    assert_eq!(left, ["b", "b.zip", "j", "n.ndjson"]);
 }
 
 #[test]
@@ -641,9 +643,36 @@ fn a_second_run_on_the_same_target_is_locked_out() {
     let first = Bundle::create(&opts(Format::Csv, &out), &[Orgs]).unwrap();
     let err = Bundle::create(&opts(Format::Csv, &out), &[Orgs]).unwrap_err();
     assert!(matches!(err, ExportError::Locked { .. }), "{err:?}");
-    assert!(err.to_string().contains(".b.zip.lock"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("b.zip is being written by another roster-export run"),
+        "{err}"
+    );
+    assert_eq!(
+        names(tmp.path()).len(),
+        1,
+        "only the first run's staging folder is there"
+    );
     drop(first);
     Bundle::create(&opts(Format::Csv, &out), &[Orgs]).unwrap();
+}
+
+#[test]
+fn an_older_versions_lock_file_beside_the_output_is_honoured_then_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b.zip");
+    let old = tmp.path().join(".b.zip.lock");
+    let held = fs::File::create(&old).unwrap();
+    held.lock().unwrap();
+    let err = Bundle::create(&opts(Format::Csv, &out), &[Orgs]).unwrap_err();
+    assert!(err.to_string().contains(".b.zip.lock"), "{err}");
+    drop(held);
+    let report = Bundle::create(&opts(Format::Csv, &out), &[Orgs])
+        .unwrap()
+        .publish()
+        .unwrap();
+    assert_eq!(report.path.as_deref(), Some(out.as_path()));
+    assert_eq!(names(tmp.path()), ["b.zip"]);
 }
 
 #[test]
@@ -779,7 +808,7 @@ fn calls_out_of_order_are_errors_not_panics() {
         "{err}"
     );
     assert!(!out.exists());
-    assert_eq!(names(tmp.path()), [".b.lock"]);
+    assert!(names(tmp.path()).is_empty());
 }
 
 /// Writes `c`'s records in two pages, interleaved with the other collections as `order` says.
@@ -861,17 +890,7 @@ fn collections_written_at_once_give_the_bytes_of_one_after_another() {
         ]
     );
     // The part files of the collections that waited are gone.
-    assert_eq!(
-        names(&tmp.path().join("b")),
-        [
-            ".b.zip.lock",
-            ".j.zip.lock",
-            ".n.ndjson.lock",
-            "b.zip",
-            "j.zip",
-            "n.ndjson"
-        ]
-    );
+    assert_eq!(names(&tmp.path().join("b")), ["b.zip", "j.zip", "n.ndjson"]);
 }
 
 #[test]

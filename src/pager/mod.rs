@@ -107,6 +107,15 @@ pub struct WalkStats {
     /// Whether a later page reported a different `X-Total-Count`: the collection changed while
     /// it was being paged, so offsets may have skipped or repeated records.
     pub drift: bool,
+    /// With `track_changes`: the newest `dateLastModified` passed on, and the sourcedIds of the
+    /// records passed on that are marked deleted (`tobedeleted`, or 1.0's `inactive`).
+    pub newest: Option<jiff::Timestamp>,
+    pub deleted: Vec<String>,
+    /// With `keep_ids`: the sourcedId of every record passed on.
+    pub ids: Vec<String>,
+    /// With `track_changes`: when the walk began, by the host's clock where its first reply
+    /// said (`Date`), else by ours; a change made later is newer than this.
+    pub read_from: Option<jiff::Timestamp>,
     pub elapsed: Duration,
 }
 
@@ -146,17 +155,65 @@ pub struct Feed<'a, T> {
 /// Bytes a seen sourcedId takes (a 128-bit hash).
 const BYTES_PER_ID: usize = 16;
 
-/// Walks `collection` and sends its pages, de-duplicated and in order, into `feed`.
+/// What to walk: a collection, all of it or what a filter selects, and whether to note the
+/// newest `dateLastModified` and the records marked deleted (for incremental exports).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub collection: &'static Collection,
+    /// A v1.1 filter, e.g. `dateLastModified>'2026-11-30T00:00:00Z'`.
+    pub filter: Option<String>,
+    pub track_changes: bool,
+    /// Keep every sourcedId passed on (for a walk of changes, which is small).
+    pub keep_ids: bool,
+}
+
+impl Request {
+    /// The whole collection.
+    pub fn all(collection: &'static Collection) -> Request {
+        Request {
+            collection,
+            filter: None,
+            track_changes: false,
+            keep_ids: false,
+        }
+    }
+}
+
+/// What a one-record request says about a collection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Probe {
+    /// `X-Total-Count`: what the whole (or filtered) collection holds.
+    pub total: Option<u64>,
+    /// The reply's `Date`: the host's clock.
+    pub date: Option<jiff::Timestamp>,
+}
+
+/// Asks for one record of `request`'s collection: its total and the host's clock, for one small
+/// request.
+pub async fn probe<S: PageSource>(api: &S, request: &Request) -> Result<Probe, PagerError> {
+    let url = api.collection_url(request.collection, request.filter.as_deref(), 1, 0);
+    let fetched = api.get_page(request.collection, &url, 0).await?;
+    Ok(Probe {
+        total: header_total(&fetched.headers),
+        date: header_date(&fetched.headers),
+    })
+}
+
+/// Walks a collection and sends its pages, de-duplicated and in order, into `feed`.
 pub async fn walk<S: PageSource, T: From<Passed> + Send + 'static>(
     api: Arc<S>,
-    collection: &'static Collection,
+    request: &Request,
     settings: &PagerSettings,
     feed: Feed<'_, T>,
 ) -> Result<WalkStats, PagerError> {
     let started = Instant::now();
+    let collection = request.collection;
     let mut walk = Walk {
         api,
         collection,
+        filter: request.filter.clone(),
+        track_changes: request.track_changes,
+        keep_ids: request.keep_ids,
         settings,
         feed,
         page_bytes: (settings.page_size as usize).saturating_mul(BYTES_PER_RECORD),
@@ -175,6 +232,9 @@ const BYTES_PER_RECORD: usize = 512;
 struct Walk<'a, S, T> {
     api: Arc<S>,
     collection: &'static Collection,
+    filter: Option<String>,
+    track_changes: bool,
+    keep_ids: bool,
     settings: &'a PagerSettings,
     feed: Feed<'a, T>,
     /// The size of the collection's biggest page so far, what the next one is paid for in advance.
@@ -190,6 +250,7 @@ struct Walk<'a, S, T> {
 struct PageTask<S> {
     api: Arc<S>,
     collection: &'static Collection,
+    filter: Option<String>,
     limit: u64,
     offset: u64,
 }
@@ -204,11 +265,12 @@ impl<S: PageSource> PageTask<S> {
         let PageTask {
             api,
             collection,
+            filter,
             limit,
             offset,
         } = self;
         AbortOnDropHandle::new(tokio::spawn(async move {
-            let url = api.collection_url(collection, limit, offset);
+            let url = api.collection_url(collection, filter.as_deref(), limit, offset);
             (offset, api.get_page(collection, &url, offset).await, hold)
         }))
     }
@@ -228,8 +290,12 @@ struct Cursor {
 impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
     async fn run(&mut self) -> Result<(), PagerError> {
         let limit = self.settings.page_size.max(1);
-        let first_url = self.api.collection_url(self.collection, limit, 0);
+        let first_url = self.url(limit, 0);
+        let asked = jiff::Timestamp::now();
         let (first, hold) = self.fetch(&first_url, 0).await?;
+        if self.track_changes {
+            self.stats.read_from = Some(header_date(&first.headers).unwrap_or(asked));
+        }
         let total = self.stats.total;
         let (next, link_aware) = next_link(&first.headers, &first_url);
         let n0 = first.page.len() as u64;
@@ -275,6 +341,7 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
         }
         self.check_page_budget(offsets.len() as u64)?;
         let collection = self.collection;
+        let filter = self.filter.clone();
         let api = self.api.clone();
         let budget = self.feed.pages.clone();
         let page_bytes = self.page_estimate();
@@ -285,6 +352,7 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
                 let page = PageTask {
                     api: api.clone(),
                     collection,
+                    filter: filter.clone(),
                     limit,
                     offset,
                 };
@@ -322,9 +390,7 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
     /// Fetches `[from, to)` sequentially (after a page came back shorter than its neighbours).
     async fn fill(&mut self, limit: u64, mut from: u64, to: u64) -> Result<(), PagerError> {
         while from < to {
-            let url = self
-                .api
-                .collection_url(self.collection, limit.min(to - from).max(1), from);
+            let url = self.url(limit.min(to - from).max(1), from);
             let (fetched, hold) = self.fetch(&url, from).await?;
             let len = fetched.page.len() as u64;
             self.emit(fetched.page, hold).await?;
@@ -368,7 +434,7 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
                 if total.is_some_and(|t| c.offset >= t) && c.last_len < capacity {
                     return Ok(());
                 }
-                self.api.collection_url(self.collection, limit, c.offset)
+                self.url(limit, c.offset)
             };
             self.check_page_budget(1)?;
             let (fetched, hold) = self.fetch(&url, c.offset).await?;
@@ -393,6 +459,12 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
                 link_aware,
             };
         }
+    }
+
+    /// The URL of the page of `limit` records from `offset`.
+    fn url(&self, limit: u64, offset: u64) -> Url {
+        self.api
+            .collection_url(self.collection, self.filter.as_deref(), limit, offset)
     }
 
     /// Fetches one page, paid for from the budget first.
@@ -464,6 +536,22 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
         let before = page.len() as u64;
         let seen = &mut self.seen;
         page.retain(|id| seen.insert(id));
+        if self.track_changes || self.keep_ids {
+            for i in 0..page.len() {
+                let record = page.record(i);
+                if let Some(at) = crate::records::member(record, "dateLastModified")
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                {
+                    self.stats.newest = self.stats.newest.max(Some(at));
+                }
+                if crate::records::is_deleted(record) {
+                    self.stats.deleted.push(page.sourced_id(i).to_string());
+                }
+                if self.keep_ids {
+                    self.stats.ids.push(page.sourced_id(i).to_string());
+                }
+            }
+        }
         let fresh = page.len() as u64;
         self.stats.duplicates += before - fresh;
         self.stats.records += fresh;
@@ -479,6 +567,14 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
         }
         Ok(fresh)
     }
+}
+
+/// The `Date` header (RFC 9110's IMF-fixdate), when present and readable.
+fn header_date(headers: &HeaderMap) -> Option<jiff::Timestamp> {
+    let value = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()
 }
 
 /// `X-Total-Count`, when present and a number.
@@ -609,5 +705,21 @@ mod tests {
         assert_eq!(header_total(&h), Some(42));
         h.insert("X-Total-Count", HeaderValue::from_static("many"));
         assert_eq!(header_total(&h), None);
+    }
+
+    #[test]
+    fn the_date_header_is_the_hosts_clock() {
+        let mut h = HeaderMap::new();
+        assert_eq!(header_date(&h), None);
+        h.insert(
+            "Date",
+            HeaderValue::from_static("Tue, 01 Dec 2026 12:54:42 GMT"),
+        );
+        assert_eq!(
+            header_date(&h),
+            Some("2026-12-01T12:54:42Z".parse().unwrap())
+        );
+        h.insert("Date", HeaderValue::from_static("yesterday"));
+        assert_eq!(header_date(&h), None);
     }
 }

@@ -55,7 +55,13 @@ fn query(url: &Url, name: &str) -> u64 {
 }
 
 impl PageSource for Fake {
-    fn collection_url(&self, collection: &Collection, limit: u64, offset: u64) -> Url {
+    fn collection_url(
+        &self,
+        collection: &Collection,
+        _filter: Option<&str>,
+        limit: u64,
+        offset: u64,
+    ) -> Url {
         let base = format!(
             "http://fake.test/{}?limit={limit}&offset={offset}",
             collection.path
@@ -95,7 +101,7 @@ impl PageSource for Fake {
             let link = if end < self.records || self.loops {
                 format!(
                     "<{}>; rel=\"next\"",
-                    self.collection_url(collection, limit, next)
+                    self.collection_url(collection, None, limit, next)
                 )
             } else {
                 "<http://fake.test/users?offset=0>; rel=\"first\"".to_string()
@@ -131,7 +137,7 @@ async fn walk_fake(
         ids: &Budget::new(1 << 20),
         bar: &bar,
     };
-    let result = walk(fake.clone(), users, &settings, feed).await;
+    let result = walk(fake.clone(), &Request::all(users), &settings, feed).await;
     drop(tx);
     (collect.await.unwrap(), result)
 }

@@ -1,8 +1,10 @@
 //! One export run from start to finish: credentials, then every planned collection walked at
 //! once into the staged bundle (one pool of requests per host, memory paid from fixed budgets),
 //! then publish. Any failure or interruption drops the staging area and leaves the previous
-//! output exactly as it was.
+//! output exactly as it was. An incremental run pulls only the changes of the collections its
+//! state covers, and writes a new state once the output is published.
 
+mod incremental;
 mod sink;
 mod summary;
 
@@ -20,7 +22,8 @@ use crate::export::{Bundle, Destination, PublishReport};
 use crate::http::Transport;
 use crate::pager::{self, Budget, Feed, PagerError};
 use crate::progress::Progress;
-use crate::settings::{Config, Plan};
+use crate::settings::{Config, Plan, Pull};
+use incremental::{Pulled, Tracker};
 use sink::SinkWorker;
 
 /// Page bytes a run holds at once, in flight or waiting to be written.
@@ -35,6 +38,10 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     let base_url = connection
         .base_url
         .ok_or_else(|| Error::Internal("an export needs a base URL".into()))?;
+    let mut tracker = match &plan.pull {
+        Pull::Incremental(settings) => Some(Tracker::open(settings, &plan, base_url.as_str())?),
+        _ => None,
+    };
     let transport = Transport::standalone(connection.http)?;
     let credentials = Authorizer::new(connection.credentials, transport.clone());
     let api = Arc::new(ApiClient::new(
@@ -45,13 +52,25 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     ));
 
     let outcome = tokio::select! {
-        outcome = export(&plan, api.clone(), &progress) => outcome,
+        outcome = export(&plan, api.clone(), &progress, tracker.as_mut()) => outcome,
         () = crate::signal::shutdown() => Err(Error::Interrupted),
     };
     let (collections, output) = outcome?;
+    if let Some(tracker) = tracker {
+        let path = tracker.path().to_path_buf();
+        // The output is in place; without a new state the next run notices and pulls in full.
+        if let Err(e) = tracker.save(&collections, &output) {
+            tracing::warn!(state = %path.display(), "{e}; the next run will pull in full");
+        }
+    }
     let stats = api.stats();
+    let mode = if collections.iter().any(|c| c.changes_only) {
+        Mode::Incremental
+    } else {
+        Mode::Full
+    };
     Ok(RunSummary {
-        mode: Mode::Full,
+        mode,
         collections,
         output,
         hosts: transport.pacing(),
@@ -71,17 +90,28 @@ struct Shared<'a> {
     worker: &'a SinkWorker,
     pages: Budget,
     ids: Budget,
+    /// In an incremental run: the state it builds on.
+    tracker: Option<&'a Tracker>,
 }
 
 async fn export(
     plan: &Plan,
     api: Arc<ApiClient>,
     progress: &Progress,
+    mut tracker: Option<&mut Tracker>,
 ) -> Result<(Vec<CollectionSummary>, PublishReport), Error> {
     // Credentials first: a wrong secret fails before any output is prepared.
     api.ensure_credentials().await?;
-    let bundle = Bundle::create(&plan.output, &plan.collections)?;
+    let mut bundle = Bundle::create(&plan.output, &plan.collections)?;
+    let exists = bundle.has_previous();
+    if tracker.is_some() {
+        bundle.fingerprint_on_publish();
+    }
     let worker = SinkWorker::start(bundle);
+    if let Some(tracker) = tracker.as_deref_mut() {
+        let fingerprint = worker.previous_fingerprint().await?;
+        tracker.check_output(exists, fingerprint.as_deref());
+    }
     let shared = Shared {
         plan,
         api,
@@ -89,6 +119,7 @@ async fn export(
         worker: &worker,
         pages: Budget::new(PAGE_BUDGET),
         ids: Budget::new(ID_BUDGET),
+        tracker: tracker.as_deref(),
     };
     let walks = plan
         .collections
@@ -120,6 +151,21 @@ async fn export_collection(
 ) -> Result<Option<CollectionSummary>, Error> {
     let Shared { plan, worker, .. } = shared;
     let collection = id.info();
+    if let Some(base) = shared.tracker.and_then(|t| t.base_of(id)) {
+        match incremental::pull_changes(shared, id, base).await? {
+            Pulled::Done(summary) => return Ok(Some(*summary)),
+            Pulled::Full { why, problem } => Pulled::log_full(&why, problem, collection.name),
+        }
+    }
+    let request = pager::Request {
+        collection,
+        filter: match plan.pull {
+            Pull::Since(at) => Some(incremental::changed_since(at)),
+            _ => None,
+        },
+        track_changes: shared.tracker.is_some(),
+        keep_ids: false,
+    };
     // Lines already streamed to stdout cannot be taken back, so there a doubt is final.
     let walks = if plan.output.destination == Destination::Stdout {
         1
@@ -137,7 +183,8 @@ async fn export_collection(
             ids: &shared.ids,
             bar: &bar,
         };
-        let stats = match pager::walk(shared.api.clone(), collection, &plan.pager, feed).await {
+        let started = jiff::Timestamp::now();
+        let stats = match pager::walk(shared.api.clone(), &request, &plan.pager, feed).await {
             Ok(stats) => stats,
             Err(err) if collection.optional_service && is_not_found(&err) => {
                 // Many hosts leave out demographics, gradebook or resources: say so, mark it absent.
@@ -168,6 +215,10 @@ async fn export_collection(
                 retries: stats.retries,
                 seconds: stats.elapsed.as_secs_f64(),
                 walks: walk,
+                changes_only: false,
+                state: shared.tracker.map(|_| {
+                    incremental::state_after_full(&stats, written.rows, plan.output.format, started)
+                }),
                 written,
             };
             summary.log();

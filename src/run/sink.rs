@@ -19,7 +19,10 @@ type Reply<T> = oneshot::Sender<Result<T, ExportError>>;
 #[derive(Debug)]
 pub enum Msg {
     Begin(CollectionId),
+    BeginChanges(CollectionId),
     Page(Passed),
+    Apply(CollectionId, Reply<u64>),
+    Fingerprint(Reply<Option<String>>),
     Finish(CollectionId, Reply<CollectionOutput>),
     Abandon(CollectionId, Reply<()>),
     Publish(Reply<PublishReport>),
@@ -48,6 +51,13 @@ impl SinkWorker {
             while let Some(msg) = rx.blocking_recv() {
                 match msg {
                     Msg::Begin(id) => bundle.begin_collection(id)?,
+                    Msg::BeginChanges(id) => bundle.begin_changes(id)?,
+                    Msg::Apply(id, reply) => {
+                        let _ = reply.send(bundle.apply_changes(id));
+                    }
+                    Msg::Fingerprint(reply) => {
+                        let _ = reply.send(bundle.previous_fingerprint());
+                    }
                     // The page's hold on the memory budget is paid back once it is written.
                     Msg::Page(passed) => bundle.write_page(&passed.page)?,
                     Msg::Finish(id, reply) => {
@@ -77,16 +87,32 @@ impl SinkWorker {
         self.send(Msg::Begin(id)).await
     }
 
-    pub async fn finish(&self, id: CollectionId) -> Result<CollectionOutput, ExportError> {
+    pub async fn begin_changes(&self, id: CollectionId) -> Result<(), ExportError> {
+        self.send(Msg::BeginChanges(id)).await
+    }
+
+    /// Applies the changes received for `id`; returns the rows the result holds.
+    pub async fn apply(&self, id: CollectionId) -> Result<u64, ExportError> {
+        self.ask(|reply| Msg::Apply(id, reply)).await
+    }
+
+    /// The hash of the output the run would replace.
+    pub async fn previous_fingerprint(&self) -> Result<Option<String>, ExportError> {
+        self.ask(Msg::Fingerprint).await
+    }
+
+    async fn ask<T>(&self, msg: impl FnOnce(Reply<T>) -> Msg) -> Result<T, ExportError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Msg::Finish(id, reply)).await?;
+        self.send(msg(reply)).await?;
         rx.await.unwrap_or_else(|_| Err(gone()))
     }
 
+    pub async fn finish(&self, id: CollectionId) -> Result<CollectionOutput, ExportError> {
+        self.ask(|reply| Msg::Finish(id, reply)).await
+    }
+
     pub async fn abandon(&self, id: CollectionId) -> Result<(), ExportError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Msg::Abandon(id, reply)).await?;
-        rx.await.unwrap_or_else(|_| Err(gone()))
+        self.ask(|reply| Msg::Abandon(id, reply)).await
     }
 
     pub async fn publish(self) -> Result<PublishReport, ExportError> {

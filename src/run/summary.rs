@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::export::{Changes, CollectionOutput, PublishReport};
 use crate::http::HostReport;
 use crate::progress::thousands;
+use crate::state::CollectionState;
 
 /// One collection's figures.
 #[derive(Debug)]
@@ -27,7 +28,11 @@ pub struct CollectionSummary {
     pub seconds: f64,
     /// Walks it took: more than one when a walk did not add up and was repeated.
     pub walks: u32,
+    /// Whether only its changes were pulled (and applied to the previous output).
+    pub changes_only: bool,
     pub written: CollectionOutput,
+    /// Its part of the incremental state, in an incremental run.
+    pub state: Option<CollectionState>,
 }
 
 impl CollectionSummary {
@@ -51,9 +56,20 @@ impl CollectionSummary {
             requests = self.requests,
             retries = self.retries,
             seconds = (self.seconds * 1000.0).round() / 1000.0,
-            "{} done",
-            self.collection.name()
+            pull = self.pull(),
+            "{} done{}",
+            self.collection.name(),
+            if self.changes_only {
+                " (changes applied)"
+            } else {
+                ""
+            }
         );
+    }
+
+    /// `full` or `changes`.
+    pub fn pull(&self) -> &'static str {
+        if self.changes_only { "changes" } else { "full" }
     }
 }
 
@@ -131,6 +147,10 @@ impl RunSummary {
             "{:<18}{:>12}{:>9}{:>10}{:>9}{:>9}",
             "collection", "records", "pages", "requests", "retries", "seconds"
         );
+        let incremental = self.mode == Mode::Incremental;
+        if incremental {
+            let _ = write!(out, "{:>9}", "pull");
+        }
         if replaced {
             let _ = write!(out, "{:>11}{:>11}{:>11}", "added", "removed", "changed");
         }
@@ -146,6 +166,9 @@ impl RunSummary {
                 n(c.retries),
                 c.seconds
             );
+            if incremental {
+                let _ = write!(out, "{:>9}", c.pull());
+            }
             if let Some(d) = self.changes(c.collection) {
                 let _ = write!(
                     out,
@@ -186,6 +209,8 @@ impl RunSummary {
                     "retries": c.retries,
                     "pages": c.pages,
                     "walks": c.walks,
+                    "pull": c.pull(),
+                    "rows": c.written.rows,
                     "seconds": seconds(c.seconds),
                     "added": changes.map(|d| d.added),
                     "removed": changes.map(|d| d.removed),

@@ -18,7 +18,7 @@ mod secret;
 use std::path::PathBuf;
 
 use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
-use crate::export::{Format, ShrinkLimit};
+use crate::export::{Format, ShrinkLimit, ValidateMode};
 use crate::http::Limit;
 
 pub use init::{Initialized, init_profile};
@@ -26,7 +26,7 @@ pub use profile::{
     ConfigFile, DefaultProfile, Profile, default_path, default_profile, listing as profile_listing,
 };
 pub use provider::{Provider, ProviderName};
-pub use resolve::{Config, Connection, Plan};
+pub use resolve::{Config, Connection, DEFAULT_FULL_EVERY_DAYS, Incremental, Plan, Pull};
 pub use secret::{Secret, read_secret_file};
 
 /// A configuration mistake, in words that name the flag, variable or file to fix.
@@ -171,7 +171,25 @@ settings! {
     max_shrink: ShrinkLimit,
     /// Deflate level of a zip output, 0 to 9.
     zip_level: u32,
+    /// Check a CSV bundle before publishing it.
+    validate: ValidateMode,
     allow_partial: bool,
+    /// Pull only what changed since the last run (after a first full pull).
+    incremental: bool,
+    /// Pull in full this time (an incremental run).
+    full: bool,
+    /// Days after which an incremental run pulls in full anyway; 0 = never.
+    full_every: u32,
+    /// The incremental state file.
+    state: PathBuf,
+    /// A delta bundle of what changed since this RFC 3339 time.
+    since: String,
+    /// The SSH private key for an sftp:// output.
+    sftp_key: PathBuf,
+    /// The known_hosts file that vouches for SFTP servers.
+    sftp_known_hosts: PathBuf,
+    /// Trust (and record) an SFTP host key that known_hosts does not list yet.
+    sftp_accept_new_host_key: bool,
 }
 
 /// The settings layer of profile `name` of the config file (`config`, or the default one).

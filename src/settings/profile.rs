@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::{HeaderSetting, ProviderName, Secret, Settings, SettingsError};
 use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
-use crate::export::{Format, ShrinkLimit};
+use crate::export::{Format, ShrinkLimit, ValidateMode};
 use crate::http::Limit;
 
 /// The whole file.
@@ -79,7 +79,14 @@ pub struct Profile {
     pub system_code: Option<String>,
     pub max_shrink: Option<ShrinkLimit>,
     pub zip_level: Option<u32>,
+    pub validate: Option<ValidateMode>,
     pub allow_partial: Option<bool>,
+    pub incremental: Option<bool>,
+    pub full_every: Option<u32>,
+    pub state: Option<PathBuf>,
+    pub sftp_key: Option<PathBuf>,
+    pub sftp_known_hosts: Option<PathBuf>,
+    pub sftp_accept_new_host_key: Option<bool>,
 }
 
 fn signature_method<'de, D: serde::Deserializer<'de>>(
@@ -343,7 +350,17 @@ impl Loaded {
             system_code: p.system_code.clone(),
             max_shrink: p.max_shrink,
             zip_level: p.zip_level,
+            validate: p.validate,
             allow_partial: p.allow_partial,
+            incremental: p.incremental,
+            full_every: p.full_every,
+            state: p.state.clone(),
+            // One-off choices, for the command line only.
+            full: None,
+            since: None,
+            sftp_key: p.sftp_key.clone(),
+            sftp_known_hosts: p.sftp_known_hosts.clone(),
+            sftp_accept_new_host_key: p.sftp_accept_new_host_key,
         })
     }
 }
@@ -352,7 +369,8 @@ impl Loaded {
 fn anchor_paths(profile: &mut Profile, file: &Path) {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let anchor = |p: &mut PathBuf| {
-        if p.is_relative() {
+        // An output URL (s3://…, sftp://…) is not a path.
+        if p.is_relative() && !crate::storage::is_url(p) {
             *p = base.join(&*p);
         }
     };
@@ -360,6 +378,9 @@ fn anchor_paths(profile: &mut Profile, file: &Path) {
         &mut profile.token_store,
         &mut profile.out,
         &mut profile.header_file,
+        &mut profile.state,
+        &mut profile.sftp_key,
+        &mut profile.sftp_known_hosts,
     ]
     .into_iter()
     .flatten()
@@ -475,6 +496,31 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path
+    }
+
+    #[test]
+    fn an_output_url_in_a_profile_is_left_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            r#"
+            [profiles.remote]
+            out = "sftp://rosters@files.example/in/district.zip"
+            sftp_key = "keys/id_ed25519"
+            sftp_accept_new_host_key = true
+            "#,
+            0o644,
+        );
+        let settings = load("remote", Some(&path)).unwrap().settings().unwrap();
+        assert_eq!(
+            settings.out.as_deref(),
+            Some(Path::new("sftp://rosters@files.example/in/district.zip"))
+        );
+        assert_eq!(
+            settings.sftp_key.as_deref(),
+            Some(dir.path().join("keys/id_ed25519").as_path())
+        );
+        assert_eq!(settings.sftp_accept_new_host_key, Some(true));
     }
 
     #[test]

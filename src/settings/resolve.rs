@@ -2,6 +2,7 @@
 //! owns the option), URLs and headers checked, secrets read, the grant built and the collections
 //! planned. Every configuration mistake is found here, before any request or file is made.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use oneroster::{CollectionId, Scope, scope_param};
@@ -49,6 +50,64 @@ pub struct Plan {
     pub pager: PagerSettings,
     /// Publish the collections that are complete and mark the others absent, instead of failing.
     pub allow_partial: bool,
+    pub pull: Pull,
+}
+
+/// How a run pulls its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pull {
+    /// Everything, every run.
+    Full,
+    /// What changed since the last run, applied to the previous output.
+    Incremental(Incremental),
+    /// What changed since a time, as a delta bundle.
+    Since(jiff::Timestamp),
+}
+
+/// The settings of an incremental run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incremental {
+    /// The state file; `None`: the default one of the output.
+    pub state: Option<PathBuf>,
+    /// Pull in full this time.
+    pub full: bool,
+    /// Pull in full when the last full pull is this many days old; 0: never.
+    pub full_every_days: u32,
+}
+
+/// `--full-every`'s default: a weekly full pull reconciles what changes cannot show.
+pub const DEFAULT_FULL_EVERY_DAYS: u32 = 7;
+
+fn pull(settings: &Settings) -> Result<Pull, SettingsError> {
+    let incremental = settings.incremental.unwrap_or(false);
+    if let Some(since) = &settings.since {
+        if incremental {
+            return Err(SettingsError(
+                "--since writes a delta bundle and cannot be combined with --incremental".into(),
+            ));
+        }
+        let at = since.parse::<jiff::Timestamp>().map_err(|e| {
+            SettingsError(format!(
+                "--since {since:?} is not an RFC 3339 date-time such as 2026-11-30T00:00:00Z: {e}"
+            ))
+        })?;
+        return Ok(Pull::Since(at));
+    }
+    if !incremental {
+        if settings.full == Some(true) {
+            return Err(SettingsError(
+                "--full forces a full pull of an --incremental run; without --incremental every \
+                 run pulls in full"
+                    .into(),
+            ));
+        }
+        return Ok(Pull::Full);
+    }
+    Ok(Pull::Incremental(Incremental {
+        state: settings.state.clone(),
+        full: settings.full.unwrap_or(false),
+        full_every_days: settings.full_every.unwrap_or(DEFAULT_FULL_EVERY_DAYS),
+    }))
 }
 
 impl Config {
@@ -56,6 +115,9 @@ impl Config {
     pub fn resolve(settings: &Settings) -> Result<Config, SettingsError> {
         let connection = Connection::resolve(settings, true)?;
         let collections = connection.planned(settings)?;
+        let pull = pull(settings)?;
+        let mut output = output(settings)?;
+        output.delta = matches!(pull, Pull::Since(_));
         let defaults = PagerSettings::default();
         let pager = PagerSettings {
             page_size: settings.page_size.unwrap_or(defaults.page_size).max(1),
@@ -67,9 +129,10 @@ impl Config {
             connection,
             plan: Plan {
                 collections,
-                output: output(settings)?,
+                output,
                 pager,
                 allow_partial: settings.allow_partial.unwrap_or(false),
+                pull,
             },
         })
     }
@@ -403,10 +466,14 @@ fn plan(scopes: &[Scope], only: &[String]) -> Result<Vec<CollectionId>, Settings
 fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
     let out = settings.out.clone().ok_or_else(|| {
         SettingsError(
-            "--out is required: a .zip file, a folder, or - (with --format ndjson)".into(),
+            "--out is required: a .zip file, a folder, - (with --format ndjson), or an \
+             s3://, gs://, az:// or sftp:// URL"
+                .into(),
         )
     })?;
     let format = settings.format.unwrap_or_default();
+    let location =
+        crate::storage::Location::parse(&out).map_err(|e| SettingsError(e.to_string()))?;
     let destination = if out.as_os_str() == "-" {
         if format != Format::Ndjson {
             return Err(SettingsError(
@@ -416,7 +483,10 @@ fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
         }
         Destination::Stdout
     } else {
-        Destination::Path(out)
+        match location {
+            crate::storage::Location::Local(path) => Destination::Path(path),
+            crate::storage::Location::Remote(url) => Destination::Remote(url),
+        }
     };
     Ok(OutputOptions {
         format,
@@ -429,6 +499,13 @@ fn output(settings: &Settings) -> Result<OutputOptions, SettingsError> {
             .zip_level
             .unwrap_or(OutputOptions::DEFAULT_ZIP_LEVEL)
             .min(9),
+        validate: settings.validate.unwrap_or_default(),
+        delta: false,
+        remote: crate::storage::RemoteOptions {
+            sftp_key: settings.sftp_key.clone(),
+            known_hosts: settings.sftp_known_hosts.clone(),
+            accept_new_host_key: settings.sftp_accept_new_host_key.unwrap_or(false),
+        },
     })
 }
 

@@ -39,7 +39,8 @@ fn a_scope_the_host_withholds_exits_3_naming_collection_and_scope() {
         "gradebook.readonly",
     ])
     .exits(3)
-    .says("categories (GET http://127.0.0.1:")
+    // Every gradebook collection is refused; whichever is walked first is named.
+    .says("(GET http://127.0.0.1:")
     .says("HTTP 403")
     .says("gradebook.readonly");
     assert!(!s.out.exists());
@@ -55,9 +56,11 @@ fn totals_that_never_add_up_fail_unless_partial_output_is_allowed() {
         ..Default::default()
     });
     let both = ["--scope", "roster.readonly", "--only", "orgs,users"];
+    // Both collections are walked at once; whichever gives up first is named.
     s.export(&both)
         .exits(4)
-        .says("orgs: 3 distinct records arrived but X-Total-Count said 6 (after 5 walks)");
+        .says("distinct records arrived but X-Total-Count said")
+        .says("(after 5 walks)");
     assert!(!s.out.exists());
 
     s.export(&[&both[..], &["--allow-partial"]].concat())

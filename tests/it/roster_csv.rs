@@ -25,7 +25,7 @@ fn export_zip(server: &Server, scopes: &[&str]) -> BTreeMap<String, Vec<u8>> {
     }
     cmd.arg("--out").arg(&out).assert().success();
     assert_eq!(
-        leftovers(dir.path(), &["bundle.zip", ".bundle.zip.lock"]),
+        leftovers(dir.path(), &["bundle.zip"]),
         Vec::<std::path::PathBuf>::new()
     );
     bundle_files(&out)

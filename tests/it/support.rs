@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use roster_sandbox::{Sandbox, SandboxOptions, SandboxStats};
+use roster_sandbox::{Applied, Changes, Sandbox, SandboxOptions, SandboxStats};
 use serde_json::Value;
 
 /// Every test's run of the binary ends within this.
@@ -66,6 +66,16 @@ impl Server {
 
     pub fn stats(&self) -> SandboxStats {
         self.sandbox().stats()
+    }
+
+    /// Changes the district (updates, inserts, `tobedeleted` marks, outright deletes).
+    pub fn apply(&self, changes: Changes) -> Applied {
+        self.sandbox().apply(changes).expect("the changes apply")
+    }
+
+    /// `n` deterministic changes of every kind.
+    pub fn churn(&self, n: usize, seed: u64) -> Applied {
+        self.sandbox().churn(n, seed)
     }
 
     /// The binary, pointed at this server, with a scrubbed environment.
@@ -171,6 +181,11 @@ fn bin_for_std(subcommand: &[&str]) -> std::process::Command {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", "/nonexistent")
+        // Output locks go to a runtime folder of the test build's own, not the machine's.
+        .env(
+            "XDG_RUNTIME_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-runtime"),
+        )
         .env("RUST_BACKTRACE", "0")
         .args(subcommand)
         .args(["--log-format", "text", "--no-progress"]);
@@ -321,7 +336,7 @@ pub fn manifest(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Names in `dir` other than `keep`: staging leftovers, lock files and the like.
+/// Names in `dir` other than `keep`: staging leftovers and the like.
 pub fn leftovers(dir: &Path, keep: &[&str]) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -421,7 +436,7 @@ impl Scenario {
             "the previous bundle is untouched"
         );
         assert_eq!(
-            leftovers(self.dir.path(), &["b.zip", ".b.zip.lock"]),
+            leftovers(self.dir.path(), &["b.zip"]),
             Vec::<PathBuf>::new(),
             "nothing is left beside it"
         );
@@ -457,4 +472,80 @@ pub fn text(output: &std::process::Output) -> (String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Whether a `.NAME.staging-*` item is under `dir` (searched three levels deep: a remote output's
+/// work folder is `<cache>/roster-export/work/<hash>`).
+pub fn has_staging(dir: &Path) -> bool {
+    fn walk(dir: &Path, depth: u32) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            e.file_name().to_string_lossy().contains(".staging-")
+                || (depth > 0 && e.path().is_dir() && walk(&e.path(), depth - 1))
+        })
+    }
+    walk(dir, 4)
+}
+
+/// Waits (at most 20 s) until the running `child` has a staging folder under `dir`: it is past
+/// its checks and writing.
+#[track_caller]
+pub fn wait_for_staging(dir: &Path, child: &mut std::process::Child) {
+    let waited = std::time::Instant::now();
+    while !has_staging(dir) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "no staging folder"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended too early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits (at most 60 s) for `child` to end; its exit status and stderr.
+#[track_caller]
+pub fn finish(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                pipe.read_to_string(&mut stderr).unwrap();
+            }
+            return (status, stderr);
+        }
+        assert!(started.elapsed() < RUN_TIMEOUT, "the run did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A sandbox slow enough (100 ms a request) that a run, asking one record a page, is still going
+/// when a test steps in.
+pub fn slow_server() -> Server {
+    Server::start(SandboxOptions {
+        latency: Some(Duration::from_millis(100)),
+        ..Default::default()
+    })
+}
+
+/// Starts a slow run of every roster collection (one record a page, one request at a time) to
+/// `out` against `slow`, after `setup` adds what else it needs; stderr is piped for [`finish`].
+pub fn spawn_slow(
+    slow: &Server,
+    out: impl AsRef<std::ffi::OsStr>,
+    setup: impl FnOnce(&mut std::process::Command),
+) -> std::process::Child {
+    let mut cmd = slow.export_std();
+    cmd.args(["--scope", "roster.readonly", "--page-size", "1"])
+        .args(["--concurrency", "1"])
+        .arg("--out")
+        .arg(out)
+        .stderr(std::process::Stdio::piped());
+    setup(&mut cmd);
+    cmd.spawn().unwrap()
 }

@@ -1,5 +1,6 @@
 //! The OneRoster v1.1 vocabulary, with no I/O: the collection table, the OAuth scopes and what they
-//! grant, the CSV binding's files and columns, the enumerations, and status-info bodies.
+//! grant, the CSV binding's files and columns, the entities' JSON members, the relationship reads,
+//! the enumerations, and status-info bodies.
 //!
 //! One table ([`COLLECTIONS`]) drives the planner, the pager, the sandbox and the writers, and
 //! the scopes' grants are read off it; one column table per CSV file ([`CsvFile::columns`]) drives
@@ -10,12 +11,16 @@
 
 mod collection;
 mod csv;
+mod members;
+mod nested;
 mod scope;
 mod status_info;
 mod vocab;
 
 pub use collection::{COLLECTIONS, Collection, CollectionId};
 pub use csv::{Column, ColumnType, CsvFile, Required};
+pub use members::{Member, MemberKind};
+pub use nested::{NESTED_READS, NestedRead};
 pub use scope::{KnownScope, SCOPE_URI_PREFIX, Scope, ScopeError, scope_param};
 pub use status_info::StatusInfo;
 pub use vocab::Vocab;

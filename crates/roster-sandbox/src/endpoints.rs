@@ -86,11 +86,6 @@ impl Endpoint {
         (0..Self::count()).map(Self::at).find(|e| e.path == path)
     }
 
-    /// The member holding the array of a collection response: the base type's key.
-    pub(crate) fn response_key(&self) -> &'static str {
-        self.collection.info().response_key
-    }
-
     /// The member holding the object of a single-record response.
     pub(crate) fn singular_key(&self) -> &'static str {
         singular_key(self.collection)
@@ -137,7 +132,14 @@ mod tests {
             assert_eq!(e.index, i);
             assert_eq!(Endpoint::find(e.path), Some(e));
         }
-        assert_eq!(Endpoint::find("students").unwrap().response_key(), "users");
+        assert_eq!(
+            Endpoint::find("students")
+                .unwrap()
+                .collection
+                .info()
+                .response_key,
+            "users"
+        );
         assert_eq!(
             Endpoint::find("gradingPeriods").unwrap().singular_key(),
             "academicSession"

@@ -161,7 +161,7 @@ impl FixtureCollection {
     }
 
     /// Positions of a view's members; `None` for [`View::All`].
-    fn members(&self, view: View) -> Option<&[u32]> {
+    pub(crate) fn members(&self, view: View) -> Option<&[u32]> {
         if view == View::All {
             return None;
         }
@@ -173,33 +173,32 @@ impl FixtureCollection {
         )
     }
 
-    /// How many records a view holds.
-    pub(crate) fn len(&self, view: View) -> u64 {
-        match self.members(view) {
-            None => self.records.len() as u64,
-            Some(m) => m.len() as u64,
-        }
+    /// How many records the collection holds.
+    pub(crate) fn len(&self) -> u64 {
+        self.records.len() as u64
     }
 
-    /// The compact JSON of the `i`-th record of a view.
-    pub(crate) fn raw(&self, view: View, i: u64) -> &[u8] {
-        let base = match self.members(view) {
-            None => i as usize,
-            Some(m) => m[i as usize] as usize,
-        };
-        &self.raw[base]
+    /// Record `i` (in sourcedId order).
+    pub(crate) fn value(&self, i: u64) -> &Value {
+        &self.records[i as usize]
     }
 
-    /// The compact JSON of the record with this sourcedId, if the view holds it.
-    pub(crate) fn find(&self, view: View, sourced_id: &str) -> Option<&[u8]> {
-        let base = self
-            .records
+    /// The compact JSON of record `i`.
+    pub(crate) fn raw(&self, i: u64) -> &[u8] {
+        &self.raw[i as usize]
+    }
+
+    /// The sourcedId of record `i`.
+    pub(crate) fn id(&self, i: u64) -> &str {
+        sourced_id_of(&self.records[i as usize])
+    }
+
+    /// The position of the record with this sourcedId.
+    pub(crate) fn position(&self, sourced_id: &str) -> Option<u64> {
+        self.records
             .binary_search_by(|r| sourced_id_of(r).cmp(sourced_id))
-            .ok()?;
-        match self.members(view) {
-            Some(m) if m.binary_search(&(base as u32)).is_err() => None,
-            _ => Some(&self.raw[base]),
-        }
+            .ok()
+            .map(|i| i as u64)
     }
 }
 

@@ -1,7 +1,18 @@
 //! A real OneRoster v1.1 server for the demo, the tests and the benchmarks: the client-credentials
-//! token endpoint, every top-level read collection and typed view with limit/offset paging,
-//! `X-Total-Count` and `Link`, single-record reads, scope checks, token expiry, and knobs that make
-//! it behave like harder hosts (silent page caps, missing headers, latency, a rate limit).
+//! token endpoint, every read of the REST binding — top-level collections and typed views, single
+//! records, relationship reads such as `/schools/{id}/classes` — with limit/offset paging,
+//! `X-Total-Count` and `Link`, `filter`, `sort`/`orderBy` and `fields`, scope checks, token expiry,
+//! and knobs that make it behave like harder hosts (silent page caps, missing headers, latency,
+//! injected faults, rate limits silent or announced in three header dialects).
+//!
+//! The district can change while it runs, for incremental exports: [`Sandbox::apply`] a batch of
+//! [`Changes`] (updates, records marked `tobedeleted`, inserts, outright deletes) or
+//! [`Sandbox::churn`] a deterministic mix; scripts do the same with `POST /admin/changes`
+//! (`{"changes": [{"op": "update", "collection": "users", "sourcedId": "…", "set": {…}}, …]}`,
+//! ops `update`, `insert` (with `record`), `tobedeleted`, `delete`) and `POST /admin/churn`
+//! (`{"count": 50, "seed": 7}`), which answer only loopback peers. Every base record was last
+//! modified at or before [`BASE_INSTANT`]; changes are stamped later by the sandbox's clock, so
+//! `filter=dateLastModified>'…'` behaves as on a real host and stays fast on any size.
 //!
 //! It serves either the hand-written fixture district in `fixtures/district/` (compiled in) or a
 //! synthetic district of any size generated record by record, so even millions of records need no
@@ -12,12 +23,22 @@
 //! loopback, and `bench/run.sh` runs the small `roster-sandbox` binary. It checks OAuth 1.0a
 //! signatures with code of its own, so a mistake shared with the exporter's signer cannot hide.
 
+mod admin;
+mod changes;
 mod data;
+mod derived;
 mod endpoints;
 mod faults;
+mod filter;
 mod fixture;
 mod json;
+mod listing;
 mod oauth1;
+mod overlay;
+mod query;
+mod ratelimit;
+mod reads;
+mod relations;
 mod server;
 mod synthetic;
 #[cfg(test)]
@@ -38,10 +59,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use endpoints::Endpoint;
-use oneroster::{CollectionId, KnownScope};
+use oneroster::{CollectionId, KnownScope, NESTED_READS};
 
+pub use changes::{Applied, AppliedChange, Change, ChangeError, ChangeOp, Changes};
 pub use faults::{Fault, Faults};
 pub use fixture::{FixtureDistrict, fixture_district};
+pub use overlay::BASE_INSTANT;
+pub use ratelimit::{Quota, RateHeaders, RateLimit};
 pub use tls::TlsIdentity;
 
 /// The path every API endpoint hangs off.
@@ -69,6 +93,18 @@ pub enum Vendor {
     Blackbaud,
 }
 
+/// What the sandbox does with `filter`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FilterSupport {
+    /// The v1.1 grammar, as specified.
+    #[default]
+    Honoured,
+    /// Every filter is refused: 400 `invalid_filter_field`, as hosts without filters answer.
+    Refused,
+    /// The parameter is ignored: every read answers as if unfiltered.
+    Ignored,
+}
+
 /// How the sandbox behaves.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -90,9 +126,9 @@ pub struct SandboxOptions {
     pub link_header: bool,
     /// Added before every API response.
     pub latency: Option<Duration>,
-    /// Requests per second across all clients (bursts of up to that many); beyond it, 429 with
-    /// `Retry-After: 1`. `Some(0)` means no limit.
-    pub rate_limit: Option<u32>,
+    /// A rate limit across all clients: past it, 429 with `Retry-After` (the real wait, in whole
+    /// seconds); announced, if so configured, in headers on every API response.
+    pub rate_limit: Option<RateLimit>,
     /// Gzip responses for clients that send `Accept-Encoding: gzip` (off by default: on loopback
     /// it costs more than it saves, and benchmarks want the raw path).
     pub compression: bool,
@@ -121,6 +157,8 @@ pub struct SandboxOptions {
     /// The token endpoint knows scopes only by their short names (`roster.readonly`), as some
     /// hosts do, and refuses the URIs.
     pub short_scope_names: bool,
+    /// What `filter` does.
+    pub filters: FilterSupport,
     /// Every API request must carry `Bb-Api-Subscription-Key` with this value (Blackbaud SKY).
     pub subscription_key: Option<String>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
@@ -152,6 +190,7 @@ impl Default for SandboxOptions {
             refresh_tokens: vec!["demo-refresh-token".to_string()],
             refresh_reply_delay: None,
             short_scope_names: false,
+            filters: FilterSupport::Honoured,
             subscription_key: None,
             tls: None,
         }
@@ -179,7 +218,8 @@ pub struct SandboxStats {
     /// Records served in collection pages and single-record reads.
     pub records_served: u64,
     /// Authorized requests per endpoint: `users`, `students`, … for pages, `users/{id}` for
-    /// single records. Endpoints never asked for are left out.
+    /// single records, the binding's template (`schools/{school_id}/classes`) for relationship
+    /// reads. Endpoints never asked for are left out.
     pub per_path: BTreeMap<String, u64>,
     /// Faults injected so far, by kind (see [`Fault::name`]).
     pub faults_injected: BTreeMap<String, u64>,
@@ -210,6 +250,8 @@ pub(crate) struct Counters {
     oauth1_requests: AtomicU64,
     /// Per endpoint: [pages, single records].
     per_endpoint: Vec<[AtomicU64; 2]>,
+    /// Per relationship read, in `oneroster::NESTED_READS` order.
+    per_nested: Vec<AtomicU64>,
 }
 
 impl Default for Counters {
@@ -231,6 +273,7 @@ impl Default for Counters {
             per_endpoint: (0..Endpoint::count())
                 .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
                 .collect(),
+            per_nested: NESTED_READS.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
 }
@@ -250,6 +293,11 @@ impl Counters {
             }
             if get(singles) > 0 {
                 per_path.insert(format!("{path}/{{id}}"), get(singles));
+            }
+        }
+        for (read, count) in NESTED_READS.iter().zip(&self.per_nested) {
+            if get(count) > 0 {
+                per_path.insert(read.path.to_string(), get(count));
             }
         }
         SandboxStats {
@@ -294,6 +342,7 @@ pub struct Sandbox {
     origin: String,
     counters: Arc<Counters>,
     faults: Option<Arc<faults::Injector>>,
+    store: Arc<overlay::Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -321,7 +370,14 @@ impl Sandbox {
             .faults
             .clone()
             .map(|f| Arc::new(faults::Injector::new(f)));
-        let router = server::router(options, counters.clone(), faults.clone(), addr);
+        let store = Arc::new(overlay::Store::new(data::Data::new(&options.district)));
+        let router = server::router(
+            options,
+            store.clone(),
+            counters.clone(),
+            faults.clone(),
+            addr,
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async {
             let _ = stopped.await;
@@ -339,6 +395,7 @@ impl Sandbox {
             origin,
             counters,
             faults,
+            store,
             stop: Some(stop),
             task: Some(task),
         })
@@ -375,6 +432,43 @@ impl Sandbox {
         stats
     }
 
+    /// Applies a batch of changes to the district, whole or not at all. Every record it changes
+    /// or inserts gets one `dateLastModified`, later than [`BASE_INSTANT`] and than any earlier
+    /// batch; paging, totals, filters and single reads see the result from the next request on.
+    pub fn apply(&self, changes: Changes) -> Result<Applied, ChangeError> {
+        self.store.update(|data, overlay| {
+            changes::apply(data, overlay, &changes.changes, jiff::Timestamp::now())
+        })
+    }
+
+    /// Applies `n` changes to distinct records, chosen and made the same way for the same
+    /// district, seed and earlier changes: updates, records marked `tobedeleted`, inserts and
+    /// outright deletes, mostly of users and enrollments (fewer than `n` only if the district
+    /// runs out of records).
+    pub fn churn(&self, n: usize, seed: u64) -> Applied {
+        self.store
+            .update(|data, overlay| {
+                let picked = changes::churn(data, overlay, n, seed);
+                changes::apply(data, overlay, &picked, jiff::Timestamp::now())
+            })
+            .expect("churn picks changes that apply")
+    }
+
+    /// Every record of a collection as the sandbox serves it now, in sourcedId order (for a
+    /// synthetic district that can be millions).
+    pub fn records(&self, collection: CollectionId) -> Vec<Value> {
+        self.store.records(collection)
+    }
+
+    /// One record as the sandbox serves it now.
+    pub fn record(&self, collection: CollectionId, sourced_id: &str) -> Option<Value> {
+        let snapshot = self.store.snapshot();
+        let data = &self.store.data;
+        snapshot
+            .find(data, collection, endpoints::View::All, sourced_id)
+            .map(|item| item.value(data, collection).into_owned())
+    }
+
     /// Stops accepting, lets requests in flight finish, and waits (at most 2 s) for the server to end.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -401,8 +495,11 @@ async fn serve<L>(
 ) where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
+    admin::Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
-    let serve = axum::serve(listener, router).with_graceful_shutdown(stopped);
+    // The admin endpoints need the peer's address.
+    let service = router.into_make_service_with_connect_info::<admin::Peer>();
+    let serve = axum::serve(listener, service).with_graceful_shutdown(stopped);
     if let Err(err) = serve.await {
         tracing::error!("sandbox server stopped: {err}");
     }
@@ -431,8 +528,19 @@ pub fn fixture_records(collection: CollectionId) -> Vec<Value> {
     fixture_district().records(collection.name()).to_vec()
 }
 
+/// What `--help` says after the flags: how scripts change the district while it runs.
+const ADMIN_HELP: &str = "\
+Changing the district while it runs (for incremental exports), from this machine only:
+  POST /admin/changes  {\"changes\": [{\"op\": \"update\", \"collection\": \"users\", \"sourcedId\": \"ID\",
+                         \"set\": {\"familyName\": \"New\"}}, ...]}
+                       ops: update (set), insert (record), tobedeleted, delete (vanishes)
+  POST /admin/churn    {\"count\": 50, \"seed\": 7}  a deterministic mix of changes
+Both answer the changes made and the dateLastModified they got; every record of the district as
+started was last modified at or before 2025-09-01T00:00:00.000Z.";
+
 /// `roster-export sandbox`: run the server until Ctrl-C.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = ADMIN_HELP)]
 pub struct SandboxArgs {
     /// The port to listen on (0 picks a free one).
     #[arg(long, value_name = "PORT", default_value_t = 8080)]
@@ -472,9 +580,20 @@ pub struct SandboxArgs {
     /// Milliseconds added to every API response.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
-    /// Requests per second allowed across all clients; more get 429 with Retry-After: 1.
-    #[arg(long, value_name = "RPS")]
+    /// Requests per second allowed across all clients (a token bucket), or per --rate-window;
+    /// more get 429 with Retry-After, the wait in whole seconds. 0: no limit.
+    #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
+    /// Bursts of up to B requests after a pause (default: the --rate-limit).
+    #[arg(long, value_name = "B", requires = "rate_limit", conflicts_with = "rate_window", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_burst: Option<u32>,
+    /// Count --rate-limit requests per fixed window of SECS seconds instead (Clever: 1200 per 60).
+    #[arg(long, value_name = "SECS", requires = "rate_limit", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_window: Option<u64>,
+    /// Announce the limit on every API response: ietf (RateLimit-Policy and RateLimit), legacy
+    /// (RateLimit-Limit/-Remaining/-Reset) or x (X-RateLimit-*, reset as epoch seconds).
+    #[arg(long, value_name = "DIALECT", requires = "rate_limit")]
+    pub rate_headers: Option<RateHeaders>,
     /// Answer this share of collection pages (0 to 1) with an injected fault of every kind:
     /// 429, 5xx, cut connections, truncated or invalid bodies, slow responses, spurious 401s,
     /// wrong X-Total-Count, repeated records.
@@ -505,6 +624,10 @@ pub struct SandboxArgs {
     /// Know scopes only by their short names (roster.readonly), as some hosts do.
     #[arg(long)]
     pub short_scope_names: bool,
+    /// What `filter` does: honoured (the v1.1 grammar), refused (400 invalid_filter_field, as
+    /// hosts without filters answer) or ignored (every read unfiltered).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = FilterSupport::Honoured)]
+    pub filters: FilterSupport,
     /// Require this Bb-Api-Subscription-Key header on every API request (Blackbaud SKY).
     #[arg(long, value_name = "KEY")]
     pub subscription_key: Option<String>,
@@ -537,7 +660,7 @@ impl SandboxArgs {
             total_count: !self.no_total_count,
             link_header: !self.no_link,
             latency: self.latency_ms.map(Duration::from_millis),
-            rate_limit: self.rate_limit.filter(|&n| n > 0),
+            rate_limit: self.rate_limit(),
             compression: self.gzip,
             faults: self
                 .fault_rate
@@ -556,10 +679,26 @@ impl SandboxArgs {
             refresh_tokens: vec![self.refresh_token.clone()],
             refresh_reply_delay: None,
             short_scope_names: self.short_scope_names,
+            filters: self.filters,
             subscription_key: self.subscription_key.clone(),
             // Read by `run_forever`, which can report a file that does not load.
             tls: None,
         }
+    }
+}
+
+impl SandboxArgs {
+    /// The rate limit the --rate-* flags describe.
+    fn rate_limit(&self) -> Option<RateLimit> {
+        let n = self.rate_limit.filter(|&n| n > 0)?;
+        let limit = match self.rate_window {
+            Some(secs) => RateLimit::window(n, Duration::from_secs(secs)),
+            None => RateLimit::bucket(n, self.rate_burst.unwrap_or(n)),
+        };
+        Some(match self.rate_headers {
+            Some(dialect) => limit.announced(dialect),
+            None => limit,
+        })
     }
 }
 

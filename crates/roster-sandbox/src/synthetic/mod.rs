@@ -13,6 +13,8 @@
 
 use std::cmp::Ordering;
 
+mod related;
+
 use super::endpoints::View;
 use super::json::{push_escaped, push_padded, push_str, push_u64};
 use oneroster::CollectionId;
