@@ -37,13 +37,13 @@ pub fn style(format: LogFormat) -> LogStyle {
     }
 }
 
-/// Whether logs are JSON lines (set by [`init`]): a line a person would find repeated by the
-/// closing table is left to machines.
-static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Whether logs are text on a terminal (set by [`init`]): a person is reading, and a line the
+/// closing table repeats is left out.
+static ON_TERMINAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether the logs are JSON lines.
-pub fn is_json() -> bool {
-    JSON.load(std::sync::atomic::Ordering::Relaxed)
+/// Whether the logs are text on a terminal.
+pub fn on_terminal() -> bool {
+    ON_TERMINAL.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Installs the global subscriber. `filter` is `ROSTER_EXPORT_LOG`'s value, when set.
@@ -57,8 +57,8 @@ pub fn init(style: LogStyle, verbose: u8, quiet: bool, filter: Option<&str>, pro
     let filter = filter
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    JSON.store(
-        style == LogStyle::Json,
+    ON_TERMINAL.store(
+        style == LogStyle::Text && crate::progress::stderr_is_terminal(),
         std::sync::atomic::Ordering::Relaxed,
     );
     let writer = SuspendingStderr { progress };

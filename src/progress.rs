@@ -43,11 +43,16 @@ struct State {
     walks: BTreeMap<String, Walk>,
 }
 
+/// Whether stderr is a terminal (or the tests say to draw as if it were).
+pub fn stderr_is_terminal() -> bool {
+    std::env::var_os(FORCE_TERMINAL).is_some() || std::io::stderr().is_terminal()
+}
+
 impl Progress {
     /// The progress line when `wanted` and stderr is a terminal; otherwise a no-op.
     pub fn new(wanted: bool) -> Progress {
         let forced = std::env::var_os(FORCE_TERMINAL).is_some();
-        if !wanted || !(forced || std::io::stderr().is_terminal()) {
+        if !wanted || !stderr_is_terminal() {
             return Progress::hidden();
         }
         let target = if forced {

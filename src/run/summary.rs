@@ -36,10 +36,9 @@ pub struct CollectionSummary {
 }
 
 impl CollectionSummary {
-    /// One log line under JSON logs; in text only with `-v`, since the closing table says the
-    /// same.
+    /// One log line; on a terminal only with `-v`, since the closing table says the same.
     pub fn log(&self) {
-        if !crate::logging::is_json() {
+        if crate::logging::on_terminal() {
             tracing::debug!(
                 collection = self.collection.name(),
                 records = self.records,
