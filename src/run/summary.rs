@@ -204,21 +204,7 @@ impl RunSummary {
                 (c.collection.name().to_string(), entry)
             })
             .collect();
-        let hosts: Vec<Value> = self
-            .hosts
-            .iter()
-            .map(|h| {
-                json!({
-                    "origin": h.origin,
-                    "rate": h.rate.map(|r| (r * 10.0).round() / 10.0),
-                    "announced": h.announced,
-                    "concurrency": h.concurrency,
-                    "peak_in_flight": h.peak_in_flight,
-                    "requests": h.requests,
-                    "asked_to_slow_down": h.pushbacks,
-                })
-            })
-            .collect();
+        let hosts: Vec<Value> = self.hosts.iter().map(host_json).collect();
         json!({
             "mode": self.mode.name(),
             "exit_code": 0,
@@ -233,6 +219,19 @@ impl RunSummary {
             "hosts": hosts,
         })
     }
+}
+
+/// A host's line of `--summary-json`: what its pacer found.
+pub fn host_json(h: &HostReport) -> Value {
+    json!({
+        "origin": h.origin,
+        "rate": h.rate.map(|r| (r * 10.0).round() / 10.0),
+        "announced": h.announced,
+        "concurrency": h.concurrency,
+        "peak_in_flight": h.peak_in_flight,
+        "requests": h.requests,
+        "asked_to_slow_down": h.pushbacks,
+    })
 }
 
 /// The `--summary-json` document of a run that failed: its exit code and error.

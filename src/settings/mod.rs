@@ -19,7 +19,9 @@ use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
 use crate::export::{Format, ShrinkLimit, ValidateMode};
 use crate::http::Limit;
 
-pub use profile::{ConfigFile, Profile, default_path, listing as profile_listing};
+pub use profile::{
+    ConfigFile, Profile, default_path, listing as profile_listing, names as profile_names,
+};
 pub use provider::{Provider, ProviderName};
 pub use resolve::{Config, Connection, DEFAULT_FULL_EVERY_DAYS, Incremental, Plan, Pull};
 pub use secret::{Secret, read_secret_file};

@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod cli;
 mod faults;
+mod fleet;
 mod formats;
 mod grants;
 mod hosts;
