@@ -234,21 +234,13 @@ async fn export_collection(
         let Some(doubt) = stats.doubt() else {
             let written = worker.finish(id).await?;
             bar.finish(&format!("{} records", stats.records));
+            let state = shared.tracker.map(|_| {
+                incremental::state_after_full(&stats, written.rows, plan.output.format, started)
+            });
             let summary = CollectionSummary {
-                collection: id,
-                records: stats.records,
-                duplicates: stats.duplicates,
-                total: stats.total,
-                pages: stats.pages,
-                requests: stats.requests,
-                retries: stats.retries,
-                seconds: stats.elapsed.as_secs_f64(),
                 walks: walk,
-                changes_only: false,
-                state: shared.tracker.map(|_| {
-                    incremental::state_after_full(&stats, written.rows, plan.output.format, started)
-                }),
-                written,
+                state,
+                ..CollectionSummary::of_walk(id, &stats, written)
             };
             summary.log();
             return Ok(Some(summary));

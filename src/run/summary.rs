@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::export::{Changes, CollectionOutput, PublishReport};
 use crate::http::HostReport;
+use crate::pager::WalkStats;
 use crate::state::CollectionState;
 
 /// One collection's figures.
@@ -35,6 +36,24 @@ pub struct CollectionSummary {
 }
 
 impl CollectionSummary {
+    /// The figures of one walk that wrote `written`: one walk, all of it pulled, no state.
+    pub fn of_walk(collection: CollectionId, stats: &WalkStats, written: CollectionOutput) -> Self {
+        CollectionSummary {
+            collection,
+            records: stats.records,
+            duplicates: stats.duplicates,
+            total: stats.total,
+            pages: stats.pages,
+            requests: stats.requests,
+            retries: stats.retries,
+            seconds: stats.elapsed.as_secs_f64(),
+            walks: 1,
+            changes_only: false,
+            written,
+            state: None,
+        }
+    }
+
     /// One log line (a JSON event with fields under --log-format json).
     pub fn log(&self) {
         tracing::info!(
