@@ -10,6 +10,7 @@ use crate::cli::{
 };
 use crate::env_vars as env;
 use crate::error::{Error, exit};
+use crate::fleet::{self, FleetPlan};
 use crate::http::Transport;
 use crate::logging::{self, LogStyle};
 use crate::progress::Progress;
@@ -146,8 +147,12 @@ fn write_summary(path: &std::path::Path, doc: &serde_json::Value) {
     }
 }
 
-/// `roster-export [options]`: one export run.
+/// `roster-export [options]`: one export run, or with `--all-profiles` / `--profiles` one per
+/// profile.
 pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
+    if args.all_profiles || !args.profiles.is_empty() {
+        return many(args).await;
+    }
     let started = std::time::Instant::now();
     let (style, progress) = start_logging(&args.logging, true);
     if secret_on_command_line {
@@ -199,6 +204,56 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
         }
         Err(err) => fail(&err, style),
     }
+}
+
+/// `roster-export --all-profiles` / `--profiles a,b`: every tenant's export, a table (or a log
+/// line per host) at the end, and the fleet's exit code.
+async fn many(args: ExportArgs) -> u8 {
+    // Bars for dozens of tenants at once would be noise: one log line per tenant instead.
+    let (style, _) = start_logging(&args.logging, false);
+    let plan = args.settings().map_err(Error::from).and_then(|flags| {
+        let plan = FleetPlan::select(
+            args.connection.config.clone(),
+            &args.profiles,
+            args.shard,
+            args.tenants.map(|n| n as usize),
+            &flags,
+        )?;
+        Ok((flags, plan))
+    });
+    let (flags, plan) = match plan {
+        Ok(plan) => plan,
+        Err(err) => return fail(&err, style),
+    };
+    let shard = args
+        .shard
+        .map(|s| format!(" (shard {s})"))
+        .unwrap_or_default();
+    tracing::info!(
+        tenants = plan.names.len(),
+        at_once = plan.tenants,
+        "running {} tenants{shard}, {} at once",
+        plan.names.len(),
+        plan.tenants
+    );
+    let summary = fleet::run(&plan, &flags, &Progress::hidden()).await;
+    if let Some(path) = &args.summary_json {
+        write_summary(path, &summary.to_json());
+    }
+    if !args.logging.quiet && style == LogStyle::Text {
+        eprint!("{}", summary.table());
+    }
+    let code = summary.exit_code();
+    tracing::info!(
+        tenants = summary.tenants.len(),
+        failed = summary.failed(),
+        exit_code = code,
+        seconds = (summary.seconds * 1000.0).round() / 1000.0,
+        "{} of {} tenants published",
+        summary.tenants.len() - summary.failed(),
+        summary.tenants.len()
+    );
+    code
 }
 
 /// `roster-export token` (print an access token) and `roster-export auth rotate`.

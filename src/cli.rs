@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use crate::auth::{AuthKind, ClientAuth, RefreshTokenGrant, SignatureMethod};
 use crate::env_vars as env;
 use crate::export::{Format, OutputOptions, ShrinkLimit, ValidateMode};
+use crate::fleet::Shard;
 use crate::http::{HttpSettings, Limit, PaceSettings, RetryPolicy};
 use crate::logging::LogFormat;
 use crate::pager::PagerSettings;
@@ -471,7 +472,7 @@ pub struct LoggingArgs {
     #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Logging")]
     pub verbose: u8,
     /// Log format.
-    #[arg(long, value_name = "FORMAT", env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Auto, help_heading = "Logging")]
+    #[arg(long, value_name = "FORMAT", env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Auto, help_heading = "Logging", overrides_with = "log_format")]
     pub log_format: LogFormat,
     /// Never draw progress bars (they only appear when stderr is a terminal anyway).
     #[arg(long, env = env::NO_PROGRESS, help_heading = "Logging")]
@@ -486,6 +487,21 @@ pub struct ExportArgs {
     /// Export only these collections (comma-separated), e.g. users,enrollments.
     #[arg(long, value_name = "LIST", env = env::ONLY, value_delimiter = ',', help_heading = "Selection")]
     pub only: Vec<String>,
+
+    /// Run every profile of the config file, each its own export (output, lock, state), several
+    /// at once; tenants on one host share its rate limit.
+    #[arg(long, conflicts_with_all = ["profile", "profiles", "demo"], help_heading = "Many districts")]
+    pub all_profiles: bool,
+    /// Run these profiles (comma-separated), as --all-profiles runs them all.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', conflicts_with_all = ["profile", "demo"], help_heading = "Many districts")]
+    pub profiles: Vec<String>,
+    /// With --all-profiles / --profiles: tenants exported at once.
+    #[arg(long, value_name = "N", env = env::TENANTS, value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Many districts")]
+    pub tenants: Option<u32>,
+    /// With --all-profiles / --profiles: run only shard I of N (0 ≤ I < N), the profiles whose
+    /// name hashes there, e.g. --shard $JOB_COMPLETION_INDEX/4 in a Kubernetes Indexed Job.
+    #[arg(long, value_name = "I/N", env = env::SHARD, value_parser = parse_shard, help_heading = "Many districts")]
+    pub shard: Option<Shard>,
 
     /// Where to write: a path ending in .zip writes a zip, any other path a folder; `-` with
     /// --format ndjson streams to stdout. A zip or NDJSON file can also go to s3://bucket/key,
@@ -573,6 +589,10 @@ pub struct ExportArgs {
     pub logging: LoggingArgs,
 }
 
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
 fn parse_max_shrink(text: &str) -> Result<ShrinkLimit, String> {
     text.parse()
 }
@@ -644,6 +664,7 @@ pub fn command() -> clap::Command {
             "full_every",
             crate::settings::DEFAULT_FULL_EVERY_DAYS.to_string(),
         ),
+        ("tenants", crate::fleet::DEFAULT_TENANTS.to_string()),
     ];
     let mut command = Cli::command();
     for (id, value) in defaults {

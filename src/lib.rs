@@ -16,8 +16,9 @@
 //!    `PageSource` seam.
 //! 5. `pager`: walking one collection over any `PageSource`.
 //! 6. `settings`: flags, profile, preset and demo merged and checked into a `Config`.
-//! 7. `error` (the one mapping to exit codes), then `run`: one export end to end, and `check`:
-//!    what a host is like, from a token and one small page of each collection.
+//! 7. `error` (the one mapping to exit codes), then `run`: one export end to end; `fleet`: many
+//!    tenants' exports at once, sharing each host's pacer; `check`: what a host is like, from a
+//!    token and one small page of each collection.
 //! 8. `cli` (clap), then `app` (the commands); `main.rs` only dispatches.
 //!
 //! The sandbox server lives in its own crate, `roster-sandbox`, used by `--demo` (the default
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod env_vars;
 pub mod error;
 pub mod export;
+pub mod fleet;
 pub mod http;
 pub mod logging;
 mod named;

@@ -70,7 +70,9 @@ pub fn init(style: LogStyle, verbose: u8, quiet: bool, filter: Option<&str>, pro
         LogStyle::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // A run of many tenants logs inside a `tenant` span: `"span":{"tenant":"…"}`.
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
         LogStyle::Text => {
             let ansi = io::stderr().is_terminal();

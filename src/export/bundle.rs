@@ -601,6 +601,16 @@ impl Bundle {
         if let (true, false, Some(limit)) = (existed, options.delta, options.max_shrink) {
             super::shrink::check(&target, &files, &comparison.previous, limit)?;
         }
+        // Hashed from the staging folder: what is published (or uploaded) is these files.
+        let fingerprint = if fingerprint {
+            let (shape, path) = match target.shape {
+                Shape::File => (Shape::File, dir.path().join(&target.name)),
+                _ => (Shape::Folder, dir.path().to_path_buf()),
+            };
+            super::fingerprint::of(shape, &path).map_err(ExportError::io("reading", &path))?
+        } else {
+            None
+        };
         let warnings = match target.shape {
             Shape::Folder => target.publish_folder(dir, existed)?,
             Shape::Zip => target
@@ -620,12 +630,7 @@ impl Bundle {
             collections: finished,
             warnings,
             validation,
-            fingerprint: if fingerprint {
-                super::fingerprint::of(target.shape, &target.path)
-                    .map_err(ExportError::io("reading", &target.path))?
-            } else {
-                None
-            },
+            fingerprint,
         })
     }
 }

@@ -172,25 +172,18 @@ impl Kind {
                 }
                 Ok(())
             }
-            Kind::Json(c) => {
-                let mut de = serde_json::Deserializer::from_reader(BufReader::new(reader));
-                de.deserialize_seq(JsonRecords { c, each })
-                    .map_err(io::Error::other)
-            }
-            Kind::Ndjson => {
-                for line in BufReader::new(reader).lines() {
-                    let line = line?;
-                    let Some((name, record)) = ndjson_parts(&line) else {
-                        continue;
-                    };
-                    let Ok(c) = name.parse::<CollectionId>() else {
-                        continue;
-                    };
+            Kind::Json(c) => json_records(reader, &mut |text| {
+                let id = top_level_sourced_id(text).unwrap_or_default();
+                each((c, xxh3_128(id.as_bytes()), xxh3_64(text.as_bytes())));
+                Ok(())
+            }),
+            Kind::Ndjson => ndjson_lines(reader, &mut |name, record, _| {
+                if let Ok(c) = name.parse::<CollectionId>() {
                     let id = top_level_sourced_id(record).unwrap_or_default();
                     each((c, xxh3_128(id.as_bytes()), xxh3_64(record.as_bytes())));
                 }
                 Ok(())
-            }
+            }),
         }
     }
 }
@@ -203,13 +196,20 @@ pub(super) fn ndjson_parts(line: &str) -> Option<(&str, &str)> {
     Some((name, record))
 }
 
-/// Streams the records of a JSON array into `each` without keeping them.
-struct JsonRecords<'f> {
-    c: CollectionId,
-    each: &'f mut dyn FnMut(Keyed),
+/// Streams the records of a JSON array (as written by the JSON writer) into `each`, one at a
+/// time; an error from `each` stops the read.
+pub(super) fn json_records(
+    r: impl Read,
+    each: &mut dyn FnMut(&str) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(r));
+    de.deserialize_seq(EachRecord(each))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-impl<'de> Visitor<'de> for JsonRecords<'_> {
+struct EachRecord<'f>(&'f mut dyn FnMut(&str) -> io::Result<()>);
+
+impl<'de> Visitor<'de> for EachRecord<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -218,11 +218,29 @@ impl<'de> Visitor<'de> for JsonRecords<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(record) = seq.next_element::<Box<RawValue>>()? {
-            let text = record.get();
-            let id = top_level_sourced_id(text).unwrap_or_default();
-            (self.each)((self.c, xxh3_128(id.as_bytes()), xxh3_64(text.as_bytes())));
+            (self.0)(record.get()).map_err(serde::de::Error::custom)?;
         }
         Ok(())
+    }
+}
+
+/// Streams the lines of an NDJSON output into `each` as (collection name, record, whole line);
+/// lines not of our shape are passed over.
+pub(super) fn ndjson_lines(
+    r: impl Read,
+    each: &mut dyn FnMut(&str, &str, &str) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(64 * 1024, r);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        if let Some((name, record)) = ndjson_parts(text) {
+            each(name, record, text)?;
+        }
     }
 }
 

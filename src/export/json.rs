@@ -46,23 +46,27 @@ impl JsonFile {
     /// Writes one record (compacted if it is not).
     pub fn write_record(&mut self, text: &str) -> Result<(), ExportError> {
         self.buf.clear();
-        self.buf
-            .extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
-        push_record(text, &mut self.buf);
-        self.rows += 1;
-        self.out
-            .write_all(&self.buf)
-            .map_err(ExportError::io("writing", &self.path))
+        self.push(text);
+        self.flush_buf()
     }
 
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
         self.buf.clear();
         for text in page.records() {
-            self.buf
-                .extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
-            push_record(text, &mut self.buf);
-            self.rows += 1;
+            self.push(text);
         }
+        self.flush_buf()
+    }
+
+    /// Adds a record, after the separator, to the buffer.
+    fn push(&mut self, text: &str) {
+        self.buf
+            .extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
+        push_record(text, &mut self.buf);
+        self.rows += 1;
+    }
+
+    fn flush_buf(&mut self) -> Result<(), ExportError> {
         self.out
             .write_all(&self.buf)
             .map_err(ExportError::io("writing", &self.path))

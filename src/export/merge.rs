@@ -12,16 +12,13 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
 use oneroster::{CollectionId, CsvFile};
-use serde::Deserializer as _;
-use serde::de::{SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
-use super::changes::{ndjson_parts, with_previous};
+use super::changes::{json_records, ndjson_lines, with_previous};
 use super::csv_rows::{CsvCollection, CsvOut, RowOptions};
 use super::error::ExportError;
 use super::json::{JsonFile, Ndjson};
@@ -305,30 +302,6 @@ fn apply_csv(
     w.finish()
 }
 
-/// Streams the records of a JSON array into a function.
-struct EachRecord<'f>(&'f mut dyn FnMut(&str) -> io::Result<()>);
-
-impl<'de> Visitor<'de> for EachRecord<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON array of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(record) = seq.next_element::<Box<RawValue>>()? {
-            (self.0)(record.get()).map_err(serde::de::Error::custom)?;
-        }
-        Ok(())
-    }
-}
-
-fn json_records(r: impl Read, each: &mut dyn FnMut(&str) -> io::Result<()>) -> io::Result<()> {
-    let mut de = serde_json::Deserializer::from_reader(BufReader::new(r));
-    de.deserialize_seq(EachRecord(each))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
 fn record_key(text: &str) -> Vec<u8> {
     top_level_sourced_id(text)
         .unwrap_or_default()
@@ -379,22 +352,15 @@ fn each_line(
     c: CollectionId,
     each: &mut dyn FnMut(&[u8], &str) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut reader = BufReader::with_capacity(64 * 1024, r);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
+    ndjson_lines(r, &mut |name, record, line| {
+        if name != c.name() {
             return Ok(());
         }
-        let text = line.trim_end_matches(['\n', '\r']);
-        let Some((name, record)) = ndjson_parts(text) else {
-            continue;
-        };
-        if name == c.name() {
-            let key = top_level_sourced_id(record).unwrap_or_default();
-            each(key.as_bytes(), text)?;
-        }
-    }
+        each(
+            top_level_sourced_id(record).unwrap_or_default().as_bytes(),
+            line,
+        )
+    })
 }
 
 fn apply_lines(

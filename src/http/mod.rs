@@ -146,6 +146,8 @@ struct HttpCounters {
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limited: AtomicU64,
+    /// The origins sent to, so a report of shared pacers names only this transport's hosts.
+    origins: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// What the transport has sent so far.
@@ -210,9 +212,14 @@ impl Transport {
         Transport::new(settings, pacing)
     }
 
-    /// What the pacers found about each host.
+    /// What the pacers found about each host this transport sent to.
     pub fn pacing(&self) -> Vec<HostReport> {
-        self.pacing.report()
+        let origins = self.counters.origins.lock().expect("origins lock");
+        self.pacing
+            .report()
+            .into_iter()
+            .filter(|r| origins.contains(&r.origin))
+            .collect()
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -232,9 +239,14 @@ impl Transport {
     /// Sends one attempt when its host's pacer lets it go, reads the body, and tells the pacer
     /// what came back.
     pub async fn send(&self, request: reqwest::Request) -> Result<Reply, AttemptError> {
-        let pacer = self
-            .pacing
-            .pacer(&request.url().origin().ascii_serialization());
+        let origin = request.url().origin().ascii_serialization();
+        let pacer = self.pacing.pacer_for(&origin, self.settings.pace);
+        {
+            let mut origins = self.counters.origins.lock().expect("origins lock");
+            if !origins.contains(&origin) {
+                origins.insert(origin);
+            }
+        }
         let slot = pacer.acquire().await;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let (method, shown) = (

@@ -269,10 +269,12 @@ impl<S: PageSource> PageTask<S> {
             limit,
             offset,
         } = self;
-        AbortOnDropHandle::new(tokio::spawn(async move {
+        // In the caller's span, so a tenant's logs name the tenant.
+        let fetch = async move {
             let url = api.collection_url(collection, filter.as_deref(), limit, offset);
             (offset, api.get_page(collection, &url, offset).await, hold)
-        }))
+        };
+        AbortOnDropHandle::new(tokio::spawn(tracing::Instrument::in_current_span(fetch)))
     }
 }
 

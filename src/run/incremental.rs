@@ -335,24 +335,18 @@ pub(super) async fn pull_changes(
     let written = worker.finish(c).await?;
     bar.finish(&format!("{} changed", stats.records));
     let summary = CollectionSummary {
-        collection: c,
-        records: stats.records,
-        duplicates: stats.duplicates,
         total: whole.total,
-        pages: stats.pages,
         // The two counting requests too.
         requests: stats.requests + 2,
-        retries: stats.retries,
         seconds: started.elapsed().as_secs_f64(),
-        walks: 1,
         changes_only: true,
-        written,
         state: Some(CollectionState {
             newest: base.newest.max(stats.newest),
             read_from: whole.date.unwrap_or(asked),
             rows,
             deleted,
         }),
+        ..CollectionSummary::of_walk(c, &stats, written)
     };
     summary.log();
     Ok(Pulled::Done(Box::new(summary)))

@@ -13,13 +13,13 @@ use std::time::Instant;
 
 use oneroster::CollectionId;
 
-pub use summary::{CollectionSummary, Mode, RunSummary, failure_json};
+pub use summary::{CollectionSummary, Mode, RunSummary, failure_json, host_json};
 
 use crate::api::{ApiClient, ApiError};
 use crate::auth::Authorizer;
 use crate::error::Error;
 use crate::export::{Bundle, Destination, PublishReport};
-use crate::http::Transport;
+use crate::http::{Pacing, Transport};
 use crate::pager::{self, Budget, Feed, PagerError};
 use crate::progress::Progress;
 use crate::settings::{Config, Plan, Pull};
@@ -31,8 +31,36 @@ const PAGE_BUDGET: usize = 16 * 1024 * 1024;
 /// Bytes the seen-id sets of the collections walked at once may take.
 const ID_BUDGET: usize = 32 * 1024 * 1024;
 
+/// What the runs of one process share: each host's pacer (tenants on one host share its limit)
+/// and the memory budgets their pages and seen-id sets are paid from.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub pacing: Arc<Pacing>,
+    pages: Budget,
+    ids: Budget,
+}
+
+impl Pool {
+    /// The pool of one run, or of `runs` runs at once: the budgets grow with the runs, up to four
+    /// runs' worth (pages wait their turn beyond that, which bounds the memory of a large fleet).
+    pub fn new(pacing: Arc<Pacing>, runs: usize) -> Pool {
+        let share = runs.clamp(1, 4);
+        Pool {
+            pacing,
+            pages: Budget::new(PAGE_BUDGET * share),
+            ids: Budget::new(ID_BUDGET * share),
+        }
+    }
+}
+
 /// Runs the export described by `config`, stopping cleanly on Ctrl-C or SIGTERM.
 pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error> {
+    let pool = Pool::new(Pacing::new(config.connection.http.pace), 1);
+    run_in(config, progress, &pool).await
+}
+
+/// Runs the export described by `config` with the pacers and budgets of `pool`.
+pub async fn run_in(config: Config, progress: Progress, pool: &Pool) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let Config { connection, plan } = config;
     let base_url = connection
@@ -42,7 +70,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
         Pull::Incremental(settings) => Some(Tracker::open(settings, &plan, base_url.as_str())?),
         _ => None,
     };
-    let transport = Transport::standalone(connection.http)?;
+    let transport = Transport::new(connection.http, pool.pacing.clone())?;
     let credentials = Authorizer::new(connection.credentials, transport.clone());
     let api = Arc::new(ApiClient::new(
         transport.clone(),
@@ -52,7 +80,7 @@ pub async fn run(config: Config, progress: Progress) -> Result<RunSummary, Error
     ));
 
     let outcome = tokio::select! {
-        outcome = export(&plan, api.clone(), &progress, tracker.as_mut()) => outcome,
+        outcome = export(&plan, api.clone(), &progress, pool, tracker.as_mut()) => outcome,
         () = crate::signal::shutdown() => Err(Error::Interrupted),
     };
     let (collections, output) = outcome?;
@@ -98,6 +126,7 @@ async fn export(
     plan: &Plan,
     api: Arc<ApiClient>,
     progress: &Progress,
+    pool: &Pool,
     mut tracker: Option<&mut Tracker>,
 ) -> Result<(Vec<CollectionSummary>, PublishReport), Error> {
     // Credentials first: a wrong secret fails before any output is prepared.
@@ -117,8 +146,8 @@ async fn export(
         api,
         progress,
         worker: &worker,
-        pages: Budget::new(PAGE_BUDGET),
-        ids: Budget::new(ID_BUDGET),
+        pages: pool.pages.clone(),
+        ids: pool.ids.clone(),
         tracker: tracker.as_deref(),
     };
     let walks = plan
@@ -205,21 +234,13 @@ async fn export_collection(
         let Some(doubt) = stats.doubt() else {
             let written = worker.finish(id).await?;
             bar.finish(&format!("{} records", stats.records));
+            let state = shared.tracker.map(|_| {
+                incremental::state_after_full(&stats, written.rows, plan.output.format, started)
+            });
             let summary = CollectionSummary {
-                collection: id,
-                records: stats.records,
-                duplicates: stats.duplicates,
-                total: stats.total,
-                pages: stats.pages,
-                requests: stats.requests,
-                retries: stats.retries,
-                seconds: stats.elapsed.as_secs_f64(),
                 walks: walk,
-                changes_only: false,
-                state: shared.tracker.map(|_| {
-                    incremental::state_after_full(&stats, written.rows, plan.output.format, started)
-                }),
-                written,
+                state,
+                ..CollectionSummary::of_walk(id, &stats, written)
             };
             summary.log();
             return Ok(Some(summary));

@@ -46,7 +46,9 @@ pub struct SinkWorker {
 impl SinkWorker {
     pub fn start(bundle: Bundle) -> SinkWorker {
         let (tx, mut rx) = mpsc::channel::<Msg>(IN_CHANNEL);
+        let span = tracing::Span::current();
         let thread = tokio::task::spawn_blocking(move || {
+            let _in_span = span.enter();
             let mut bundle = bundle;
             while let Some(msg) = rx.blocking_recv() {
                 match msg {

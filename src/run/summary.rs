@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::export::{Changes, CollectionOutput, PublishReport};
 use crate::http::HostReport;
+use crate::pager::WalkStats;
 use crate::progress::thousands;
 use crate::state::CollectionState;
 
@@ -36,6 +37,24 @@ pub struct CollectionSummary {
 }
 
 impl CollectionSummary {
+    /// The figures of one walk that wrote `written`: one walk, all of it pulled, no state.
+    pub fn of_walk(collection: CollectionId, stats: &WalkStats, written: CollectionOutput) -> Self {
+        CollectionSummary {
+            collection,
+            records: stats.records,
+            duplicates: stats.duplicates,
+            total: stats.total,
+            pages: stats.pages,
+            requests: stats.requests,
+            retries: stats.retries,
+            seconds: stats.elapsed.as_secs_f64(),
+            walks: 1,
+            changes_only: false,
+            written,
+            state: None,
+        }
+    }
+
     /// One log line; on a terminal only with `-v`, since the closing table says the same.
     pub fn log(&self) {
         if crate::logging::on_terminal() {
@@ -221,21 +240,7 @@ impl RunSummary {
                 (c.collection.name().to_string(), entry)
             })
             .collect();
-        let hosts: Vec<Value> = self
-            .hosts
-            .iter()
-            .map(|h| {
-                json!({
-                    "origin": h.origin,
-                    "rate": h.rate.map(|r| (r * 10.0).round() / 10.0),
-                    "announced": h.announced,
-                    "concurrency": h.concurrency,
-                    "peak_in_flight": h.peak_in_flight,
-                    "requests": h.requests,
-                    "asked_to_slow_down": h.pushbacks,
-                })
-            })
-            .collect();
+        let hosts: Vec<Value> = self.hosts.iter().map(host_json).collect();
         json!({
             "mode": self.mode.name(),
             "exit_code": 0,
@@ -250,6 +255,19 @@ impl RunSummary {
             "hosts": hosts,
         })
     }
+}
+
+/// A host's line of `--summary-json`: what its pacer found.
+pub fn host_json(h: &HostReport) -> Value {
+    json!({
+        "origin": h.origin,
+        "rate": h.rate.map(|r| (r * 10.0).round() / 10.0),
+        "announced": h.announced,
+        "concurrency": h.concurrency,
+        "peak_in_flight": h.peak_in_flight,
+        "requests": h.requests,
+        "asked_to_slow_down": h.pushbacks,
+    })
 }
 
 /// The `--summary-json` document of a run that failed: its exit code and error.

@@ -24,6 +24,7 @@ use crate::http::Limit;
 pub use init::{Initialized, init_profile};
 pub use profile::{
     ConfigFile, DefaultProfile, Profile, default_path, default_profile, listing as profile_listing,
+    names as profile_names,
 };
 pub use provider::{Provider, ProviderName};
 pub use resolve::{Config, Connection, DEFAULT_FULL_EVERY_DAYS, Incremental, Plan, Pull};

@@ -188,6 +188,12 @@ pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), Sett
     Ok((path, file, private))
 }
 
+/// The names of the config file's profiles, in name order.
+pub fn names(explicit: Option<&Path>) -> Result<Vec<String>, SettingsError> {
+    let (_, file, _) = read(explicit)?;
+    Ok(file.profiles.into_keys().collect())
+}
+
 /// Loads profile `name`.
 pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, SettingsError> {
     let (path, mut file, private) = read(explicit)?;

@@ -156,3 +156,75 @@ fn parser_errors_follow_the_log_format() {
     help.exits(0).shows("Exit codes");
     assert!(help.stderr.is_empty(), "{}", help.stderr);
 }
+
+#[test]
+fn an_output_folder_that_takes_no_files_is_named_before_any_download() {
+    // /proc takes no new files, whoever runs the test.
+    ran(bin().args([
+        "--demo",
+        "--scope",
+        "roster.readonly",
+        "--out",
+        "/proc/x.zip",
+    ]))
+    .exits(5)
+    .says("cannot write to /proc: it does not take new files")
+    .never_says("staging");
+
+    // A folder this user may not write; root may write anywhere, so it runs as `nobody`.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = workdir();
+    let open = std::fs::Permissions::from_mode(0o1777);
+    std::fs::set_permissions(dir.path(), open.clone()).unwrap();
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir(&runtime).unwrap();
+    std::fs::set_permissions(&runtime, open).unwrap();
+    let folder = dir.path().join("locked");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let mut export = bin_std();
+    export
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["--demo", "--scope", "roster.readonly", "--out"])
+        .arg(folder.join("b.zip"));
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let cmd = if root {
+        let as_nobody = |program: &std::ffi::OsStr| {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(program);
+            c
+        };
+        // The binary must be reachable by `nobody` (a clone under /root is not).
+        let can = as_nobody(export.get_program())
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !can {
+            eprintln!(
+                "SKIPPED the unwritable-folder half: running as root, and `setpriv` is missing \
+                 or user nobody cannot run {}",
+                export.get_program().to_string_lossy()
+            );
+            return;
+        }
+        let mut c = as_nobody(export.get_program());
+        c.args(export.get_args());
+        c.env_clear();
+        for (k, v) in export.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        c
+    } else {
+        export
+    };
+    ran(assert_cmd::Command::from_std(cmd).timeout(std::time::Duration::from_secs(60)))
+        .exits(5)
+        .says(&format!(
+            "cannot write to {}: permission denied; give this user write access to the folder, or \
+             choose another --out",
+            folder.display()
+        ));
+}

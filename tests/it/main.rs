@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod diagnosis;
 mod faults;
+mod fleet;
 mod formats;
 mod grants;
 mod hosts;

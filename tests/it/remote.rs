@@ -340,3 +340,28 @@ fn ndjson_goes_to_s3_as_one_object() {
         std::fs::read(&local).unwrap()
     );
 }
+
+#[test]
+fn an_incremental_run_to_s3_merges_into_the_previous_object() {
+    let Some(s3) = S3::start() else { return };
+    let bucket = s3.bucket("incremental");
+    let server = Server::fixture();
+    let dir = workdir();
+    let url = format!("s3://{bucket}/nightly/district.zip");
+    let state = dir.path().join("state.json");
+    let night = || {
+        let mut cmd = export_to(&server, &url, dir.path());
+        cmd.arg("--incremental").arg("--state").arg(&state);
+        s3.env(&mut cmd);
+        ran(&mut cmd)
+    };
+    night().exits(0).says("no state yet");
+    server.churn(8, 5);
+    night().exits(0).says("(changes applied)");
+    assert_eq!(
+        s3.get(&bucket, "nightly/district.zip").as_deref(),
+        Some(local_reference(&server, dir.path()).as_slice()),
+        "the merged object equals a full pull"
+    );
+    assert_eq!(s3.keys(&bucket), ["nightly/district.zip"], "no stray keys");
+}

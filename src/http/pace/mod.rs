@@ -155,11 +155,25 @@ impl Pacing {
 
     /// The pacer of `origin` (`scheme://host:port`), made on first use.
     pub fn pacer(&self, origin: &str) -> Arc<Pacer> {
+        self.pacer_for(origin, self.settings)
+    }
+
+    /// The pacer of `origin` for a user with `settings` (a tenant of a fleet): made with them on
+    /// first use; a pacer already there keeps its state and takes on the lower of the caps, so
+    /// the strictest limit configured for a shared host holds for every tenant on it.
+    pub fn pacer_for(&self, origin: &str, settings: PaceSettings) -> Arc<Pacer> {
         let mut pacers = self.pacers.lock().expect("pacer map lock");
-        pacers
-            .entry(origin.to_string())
-            .or_insert_with(|| Arc::new(Pacer::new(origin, self.settings)))
-            .clone()
+        match pacers.get(origin) {
+            Some(pacer) => {
+                pacer.cap(settings);
+                pacer.clone()
+            }
+            None => {
+                let pacer = Arc::new(Pacer::new(origin, settings));
+                pacers.insert(origin.to_string(), pacer.clone());
+                pacer
+            }
+        }
     }
 
     /// What each host's pacer found, in origin order.
@@ -312,6 +326,25 @@ impl Pacer {
                 pushbacks: 0,
             }),
             changed: Notify::new(),
+        }
+    }
+
+    /// Lowers the caps to those of `settings` where they are lower (never raises them).
+    fn cap(&self, settings: PaceSettings) {
+        let mut s = self.state.lock().expect("pacer lock");
+        if let Limit::Max(r) = settings.rate {
+            let r = r.max(MIN_RATE);
+            if s.rate_ceiling.is_none_or(|c| r < c) {
+                s.rate_ceiling = Some(r);
+                s.rate = s.rate.min(r);
+            }
+        }
+        if let Limit::Max(n) = settings.concurrency {
+            let n = n.max(1);
+            if n < s.ceiling {
+                s.ceiling = n;
+                s.window = s.window.min(n as f64);
+            }
         }
     }
 
@@ -595,3 +628,34 @@ impl Drop for Slot {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_host_keeps_the_lowest_cap_of_its_users() {
+        let pacing = Pacing::new(PaceSettings::default());
+        let first = pacing.pacer_for("https://h.example", PaceSettings::default());
+        let capped = PaceSettings {
+            rate: Limit::Max(5.0),
+            concurrency: Limit::Max(2),
+            burst: 1,
+        };
+        let second = pacing.pacer_for("https://h.example", capped);
+        assert!(Arc::ptr_eq(&first, &second), "one pacer per origin");
+        let report = second.report();
+        assert!(report.rate.is_some_and(|r| r <= 5.0), "{report:?}");
+        assert!(report.concurrency <= 2, "{report:?}");
+        // A later, looser cap does not raise it.
+        let looser = PaceSettings {
+            rate: Limit::Max(50.0),
+            concurrency: Limit::Max(16),
+            burst: 1,
+        };
+        let report = pacing.pacer_for("https://h.example", looser).report();
+        assert!(report.rate.is_some_and(|r| r <= 5.0), "{report:?}");
+        assert!(report.concurrency <= 2, "{report:?}");
+        assert_eq!(pacing.report().len(), 1);
+    }
+}

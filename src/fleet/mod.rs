@@ -1,0 +1,143 @@
+//! Many tenants in one run (`--all-profiles`, `--profiles a,b`): each profile of the config file is
+//! a full export of its own (output, lock, staging, shrink guard, incremental state), `--tenants N`
+//! of them at once. Tenants on one host share its pacer, so together they stay within its limit;
+//! each has its own credentials and token cache. One tenant's failure never stops the others.
+
+mod report;
+mod shard;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures::StreamExt as _;
+use tracing::Instrument as _;
+
+pub use report::{FleetSummary, TenantOutcome, fleet_exit_code};
+pub use shard::Shard;
+
+use crate::http::{PaceSettings, Pacing};
+use crate::progress::Progress;
+use crate::run::{self, Pool};
+use crate::settings::{self, Config, Settings, SettingsError};
+
+/// Tenants run at once when `--tenants` is not given: a tenant mostly waits on its host, so a
+/// few at once keep one core busy without crowding memory (see README "Many districts").
+pub const DEFAULT_TENANTS: usize = 8;
+
+/// Which profiles run, and how many at once.
+#[derive(Debug, Clone)]
+pub struct FleetPlan {
+    /// The config file (`--config`), or the default one.
+    pub config: Option<PathBuf>,
+    /// The profiles to run, in name order.
+    pub names: Vec<String>,
+    pub tenants: usize,
+}
+
+impl FleetPlan {
+    /// The profiles of the config file: all of them, or those `only` names (each must exist),
+    /// then those of `shard`. Settings given on the command line that would make every tenant
+    /// write to one place are refused.
+    pub fn select(
+        config: Option<PathBuf>,
+        only: &[String],
+        shard: Option<Shard>,
+        tenants: Option<usize>,
+        flags: &Settings,
+    ) -> Result<FleetPlan, SettingsError> {
+        if flags.out.is_some() {
+            return Err(SettingsError(
+                "--out cannot be given with --all-profiles or --profiles: each profile names its \
+                 own output (`out = ...`)"
+                    .into(),
+            ));
+        }
+        if flags.state.is_some() {
+            return Err(SettingsError(
+                "--state cannot be given with --all-profiles or --profiles: each tenant keeps \
+                 its own state (the default, or a profile's `state = ...`)"
+                    .into(),
+            ));
+        }
+        let known = settings::profile_names(config.as_deref())?;
+        let mut names = if only.is_empty() {
+            known.clone()
+        } else {
+            let unknown: Vec<&String> = only.iter().filter(|n| !known.contains(n)).collect();
+            if !unknown.is_empty() {
+                return Err(SettingsError(format!(
+                    "--profiles names {} not in the config file, which has {}",
+                    unknown
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            only.to_vec()
+        };
+        names.sort();
+        names.dedup();
+        if let Some(shard) = shard {
+            names.retain(|n| shard.holds(n));
+        }
+        Ok(FleetPlan {
+            config,
+            names,
+            tenants: tenants.unwrap_or(DEFAULT_TENANTS).max(1),
+        })
+    }
+}
+
+/// Runs every tenant of `plan`, `plan.tenants` at once, each with the command line's `flags` over
+/// its profile. Never fails as a whole: each tenant's outcome is in the summary.
+pub async fn run(plan: &FleetPlan, flags: &Settings, progress: &Progress) -> FleetSummary {
+    let started = Instant::now();
+    // Each tenant's caps apply to its own requests; a pacer shared by several takes the lowest.
+    let pool = Pool::new(Pacing::new(PaceSettings::default()), plan.tenants);
+    let outcomes: Vec<TenantOutcome> = futures::stream::iter(&plan.names)
+        .map(|name| {
+            let span = tracing::info_span!("tenant", tenant = %name);
+            tenant(name, plan, flags, progress, &pool).instrument(span)
+        })
+        .buffer_unordered(plan.tenants)
+        .collect()
+        .await;
+    let mut tenants = outcomes;
+    tenants.sort_by(|a, b| a.name.cmp(&b.name));
+    FleetSummary {
+        tenants,
+        hosts: pool.pacing.report(),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// One tenant's export, logged as it ends.
+async fn tenant(
+    name: &str,
+    plan: &FleetPlan,
+    flags: &Settings,
+    progress: &Progress,
+    pool: &Pool,
+) -> TenantOutcome {
+    let started = Instant::now();
+    let result = async {
+        let profile = settings::profile_layer(name, plan.config.as_deref())?;
+        let settings = Settings::layered(flags.clone(), Some(profile), None);
+        let config = Config::resolve(&settings)?;
+        run::run_in(config, progress.clone(), pool).await
+    }
+    .await;
+    let outcome = TenantOutcome {
+        name: name.to_string(),
+        result,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    outcome.log();
+    outcome
+}
