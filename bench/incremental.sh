@@ -2,9 +2,11 @@
 # An incremental night vs a full pull, on this machine. Run by hand; not part of `cargo test`.
 #   bench/incremental.sh                    # 200k users, 200 changes
 #   USERS=20000 CHANGES=50 bench/incremental.sh
-# A full pull (the first --incremental run) of the synthetic district, then CHANGES changes of
-# every kind through the sandbox's admin endpoint, then the incremental run, then a fresh full
-# pull to compare bytes with. Prints requests, seconds and records of each, with the ratio.
+# A full pull (the first --incremental run) of the synthetic district, then two nights: CHANGES
+# changes through the sandbox's admin endpoint (first with every removal marked tobedeleted, then
+# with a tenth of them vanishing outright, which the count check catches), each followed by the
+# incremental run and a fresh full pull to compare bytes with. Prints requests, seconds and records
+# of each against the full pull.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,24 +38,30 @@ figures() {
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["mode"], d["requests"], d["seconds"], d["records"])' "$1"
 }
 
-run "$work/full.json" --out "$work/out.zip" --incremental --state "$work/state.json"
-curl -fsS -X POST "$origin/admin/churn" -H 'content-type: application/json' \
-  -d "{\"count\": $CHANGES, \"seed\": 7}" >/dev/null
-run "$work/inc.json" --out "$work/out.zip" --incremental --state "$work/state.json"
-run "$work/check.json" --out "$work/check.zip"
+# One night: CHANGES changes (outright removals or not: $1), the incremental run, a full pull to
+# compare with. Prints the night's row and why any collection was pulled in full.
+night() {
+  local outright=$1 label=$2 from
+  curl -fsS -X POST "$origin/admin/churn" -H 'content-type: application/json' \
+    -d "{\"count\": $CHANGES, \"seed\": $RANDOM, \"outright\": $outright}" >/dev/null
+  from=$(wc -l <"$work/export.log")
+  run "$work/inc.json" --out "$work/out.zip" --incremental --state "$work/state.json"
+  tail -n +"$((from + 1))" "$work/export.log" | grep -o '"message":"[^"]*in full[^"]*"' |
+    sed 's/^"message":/  pulled in full: /' >"$work/why" || true
+  run "$work/check.json" --out "$work/check.zip"
+  read -r mode req sec rec < <(figures "$work/inc.json")
+  awk -v n="$label" -v m="$mode" -v a="$req" -v s="$sec" -v r="$rec" -v b="$full_req" -v t="$full_sec" \
+    'BEGIN { printf "%-34s %-12s %9d %9.2f %10d %8.1f%% %8.1f%%\n", n, m, a, s, r, 100*a/b, 100*s/t }'
+  cat "$work/why"
+  cmp -s "$work/out.zip" "$work/check.zip" || { echo "DIFFERS from a fresh full pull" >&2; exit 1; }
+}
 
-echo "## $USERS users, every scope; $CHANGES changes between the runs"
-printf '%-22s %-12s %9s %9s %10s\n' run mode requests seconds records
-read -r mode req sec rec < <(figures "$work/full.json")
-printf '%-22s %-12s %9d %9.2f %10d\n' "first (full)" "$mode" "$req" "$sec" "$rec"
-full_req=$req full_sec=$sec
-read -r mode req sec rec < <(figures "$work/inc.json")
-printf '%-22s %-12s %9d %9.2f %10d\n' "after the changes" "$mode" "$req" "$sec" "$rec"
-awk -v a="$req" -v b="$full_req" -v s="$sec" -v t="$full_sec" \
-  'BEGIN { printf "incremental / full: %.2f%% of the requests, %.2f%% of the time\n", 100*a/b, 100*s/t }'
-if cmp -s "$work/out.zip" "$work/check.zip"; then
-  echo "the incremental bundle is byte-identical to a fresh full pull"
-else
-  echo "DIFFERS from a fresh full pull" >&2
-  exit 1
-fi
+: >"$work/export.log"
+run "$work/full.json" --out "$work/out.zip" --incremental --state "$work/state.json"
+read -r mode full_req full_sec rec < <(figures "$work/full.json")
+echo "## $USERS users, every scope; $CHANGES changes before each incremental run"
+printf '%-34s %-12s %9s %9s %10s %9s %9s\n' run mode requests seconds records "req/full" "s/full"
+printf '%-34s %-12s %9d %9.2f %10d\n' "first run (full)" "$mode" "$full_req" "$full_sec" "$rec"
+night false "removals marked tobedeleted"
+night true "a tenth of removals outright"
+echo "each incremental bundle is byte-identical to a fresh full pull"

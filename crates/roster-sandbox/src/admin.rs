@@ -1,6 +1,6 @@
 //! The admin endpoints for scripts that change the district while the sandbox runs:
 //! `POST /admin/changes` with `{"changes": [...]}` and `POST /admin/churn` with
-//! `{"count": n, "seed": s}`. They answer what was applied, and only to loopback peers: they need
+//! `{"count": n, "seed": s, "outright": true}`. They answer what was applied, and only to loopback peers: they need
 //! no token, so nobody else may reach them even when the sandbox listens on the network.
 
 use std::net::SocketAddr;
@@ -63,10 +63,17 @@ struct Churn {
     count: usize,
     #[serde(default = "one")]
     seed: u64,
+    /// Whether some removals vanish outright; otherwise every removal is a `tobedeleted` mark.
+    #[serde(default = "yes")]
+    outright: bool,
 }
 
 fn one() -> u64 {
     1
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Churn asked for at most this many changes at once.
@@ -92,7 +99,7 @@ pub(crate) async fn churn(
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                &format!("expected {{\"count\": n, \"seed\": s}}: {e}"),
+                &format!("expected {{\"count\": n, \"seed\": s, \"outright\": bool}}: {e}"),
             );
         }
     };
@@ -100,7 +107,7 @@ pub(crate) async fn churn(
     // Churn reads the district to pick records: off the async workers.
     let applied = tokio::task::spawn_blocking(move || {
         store.update(|data, overlay| {
-            let picked = changes::churn(data, overlay, churn.count, churn.seed);
+            let picked = changes::churn(data, overlay, churn.count, churn.seed, churn.outright);
             changes::apply(data, overlay, &picked, jiff::Timestamp::now())
         })
     })

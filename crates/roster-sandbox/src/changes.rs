@@ -335,9 +335,15 @@ const CHURNED: [CollectionId; 10] = [
 
 /// `n` changes to distinct records, the same for the same district, seed and earlier changes:
 /// six in ten updates, two marked `tobedeleted`, one insert (a copy of a record under a new
-/// sourcedId sorting right after it), one outright delete. `overlay` is the copy being changed,
-/// its version already the batch's.
-pub(crate) fn churn(data: &Data, overlay: &Overlay, n: usize, seed: u64) -> Vec<Change> {
+/// sourcedId sorting right after it), one outright delete (one more mark unless `outright`).
+/// `overlay` is the copy being changed, its version already the batch's.
+pub(crate) fn churn(
+    data: &Data,
+    overlay: &Overlay,
+    n: usize,
+    seed: u64,
+    outright: bool,
+) -> Vec<Change> {
     let mut listings: BTreeMap<CollectionId, Listing> = BTreeMap::new();
     let mut touched: BTreeSet<(CollectionId, String)> = BTreeSet::new();
     let mut changes = Vec::with_capacity(n);
@@ -366,6 +372,11 @@ pub(crate) fn churn(data: &Data, overlay: &Overlay, n: usize, seed: u64) -> Vec<
                 collection,
                 sourced_id: id,
                 set: revised(collection, &record, k),
+            },
+            // Without outright removals, their share is marked instead.
+            9 if !outright => Change::MarkDeleted {
+                collection,
+                sourced_id: id,
             },
             6 | 7 => Change::MarkDeleted {
                 collection,

@@ -448,7 +448,7 @@ impl Sandbox {
     pub fn churn(&self, n: usize, seed: u64) -> Applied {
         self.store
             .update(|data, overlay| {
-                let picked = changes::churn(data, overlay, n, seed);
+                let picked = changes::churn(data, overlay, n, seed, true);
                 changes::apply(data, overlay, &picked, jiff::Timestamp::now())
             })
             .expect("churn picks changes that apply")
@@ -535,6 +535,7 @@ Changing the district while it runs (for incremental exports), from this machine
                          \"set\": {\"familyName\": \"New\"}}, ...]}
                        ops: update (set), insert (record), tobedeleted, delete (vanishes)
   POST /admin/churn    {\"count\": 50, \"seed\": 7}  a deterministic mix of changes
+                       (\"outright\": false: every removal is a tobedeleted mark)
 Both answer the changes made and the dateLastModified they got; every record of the district as
 started was last modified at or before 2025-09-01T00:00:00.000Z.";
 

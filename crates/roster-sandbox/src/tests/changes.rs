@@ -276,6 +276,11 @@ async fn the_admin_endpoints_change_the_district_for_scripts() {
         let churned = json(admin("churn", r#"{"count": 5, "seed": 3}"#.to_string()).await.unwrap()).await;
         assert_eq!(churned["changes"].as_array().unwrap().len(), 5);
         assert!(churned["at"].as_str().unwrap() > applied["at"].as_str().unwrap());
+        // Churn that removes nothing outright: every removal is a mark.
+        let marked = json(admin("churn", r#"{"count": 60, "seed": 3, "outright": false}"#.to_string()).await.unwrap()).await;
+        let ops: Vec<&str> = marked["changes"].as_array().unwrap().iter().map(|c| c["op"].as_str().unwrap()).collect();
+        assert!(ops.len() > 40, "{ops:?}");
+        assert!(ops.contains(&"tobedeleted") && !ops.contains(&"delete"), "{ops:?}");
 
         for (path, bad) in [
             ("changes", "not json"),
