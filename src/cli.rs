@@ -431,10 +431,11 @@ pub struct ConnectionArgs {
 /// Pacing, retries and trust: shared by every command that talks to a host.
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
-    /// Requests per second to each host, token requests included. `auto` starts modestly, grows
-    /// while the host answers cleanly, follows a limit the host announces (RateLimit,
-    /// X-RateLimit-*) and settles just under one it enforces with 429s; a number is a ceiling it
-    /// starts at and never exceeds.
+    /// Requests per second to each host, token requests included. `auto` starts at 10, grows while
+    /// the host answers cleanly, backs off on 429/503 to just under what the host admitted, and
+    /// paces to a limit the host announces (RateLimit-Policy, RateLimit-*, X-RateLimit-*) before
+    /// any 429; a number is a hard ceiling it starts at and never exceeds (presets set their
+    /// host's, e.g. 5 for Blackbaud). The run summary says what was found, to pin here.
     #[arg(long, value_name = "auto|R", env = env::RATE, value_parser = parse_limit::<f64>, allow_negative_numbers = true, help_heading = "Network")]
     pub rate: Option<Limit<f64>>,
     /// Requests a fixed --rate lets through at once after a pause.
@@ -579,7 +580,7 @@ pub struct ExportArgs {
     pub page_size: Option<u64>,
     /// Requests in flight to each host at once. `auto` starts at 4 and grows (up to 32) while
     /// latency stays flat, holds when it climbs, and shrinks on 429/503; a number (1 to 256) is a
-    /// ceiling it starts at.
+    /// hard ceiling it starts at. The run summary says what was found, to pin here.
     #[arg(long, value_name = "auto|N", env = env::CONCURRENCY, value_parser = parse_limit::<usize>, allow_negative_numbers = true, help_heading = "Network")]
     pub concurrency: Option<Limit<usize>>,
     #[command(flatten)]

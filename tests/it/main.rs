@@ -13,6 +13,7 @@ mod formats;
 mod grants;
 mod hosts;
 mod incremental;
+mod pacing;
 mod paging;
 mod profiles;
 mod remote;

@@ -111,17 +111,30 @@ impl Server {
         cmd
     }
 
-    /// Adds this server's URLs, the demo client's id and secret, and a rate that never slows a test.
-    fn connect(&self, mut cmd: std::process::Command) -> std::process::Command {
+    /// The binary pointed at this server with the default pacing: no `--rate` or
+    /// `--concurrency`, so its pacer has to find the host's limit.
+    pub fn export_auto(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::from_std(self.credentials(bin_std()));
+        cmd.timeout(RUN_TIMEOUT);
+        cmd
+    }
+
+    /// Adds this server's URLs, the demo client's credentials, and a rate that never slows a test.
+    fn connect(&self, cmd: std::process::Command) -> std::process::Command {
+        let mut cmd = self.credentials(cmd);
+        cmd.arg("--rate").arg("1000");
+        cmd
+    }
+
+    /// Adds this server's URLs and the demo client's id and secret.
+    fn credentials(&self, mut cmd: std::process::Command) -> std::process::Command {
         cmd.env("ROSTER_EXPORT_CLIENT_SECRET", SECRET)
             .arg("--base-url")
             .arg(self.base_url())
             .arg("--token-url")
             .arg(self.token_url())
             .arg("--client-id")
-            .arg("demo-client")
-            .arg("--rate")
-            .arg("1000");
+            .arg("demo-client");
         cmd
     }
 }
