@@ -25,6 +25,7 @@
 
 mod admin;
 mod changes;
+mod cond;
 mod data;
 mod derived;
 mod endpoints;
@@ -33,6 +34,7 @@ mod filter;
 mod fixture;
 mod json;
 mod listing;
+mod members;
 mod oauth1;
 mod overlay;
 mod query;
@@ -40,6 +42,7 @@ mod ratelimit;
 mod reads;
 mod relations;
 mod server;
+mod store;
 mod synthetic;
 #[cfg(test)]
 mod tests;
@@ -342,7 +345,7 @@ pub struct Sandbox {
     origin: String,
     counters: Arc<Counters>,
     faults: Option<Arc<faults::Injector>>,
-    store: Arc<overlay::Store>,
+    store: Arc<store::Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -370,7 +373,7 @@ impl Sandbox {
             .faults
             .clone()
             .map(|f| Arc::new(faults::Injector::new(f)));
-        let store = Arc::new(overlay::Store::new(data::Data::new(&options.district)));
+        let store = Arc::new(store::Store::new(data::Data::new(&options.district)));
         let router = server::router(
             options,
             store.clone(),

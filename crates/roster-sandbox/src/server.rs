@@ -16,8 +16,8 @@ use tower_http::compression::CompressionLayer;
 use super::derived::DerivedCache;
 use super::faults::Injector;
 use super::oauth1::{self, Received, Verifier};
-use super::overlay::Store;
 use super::ratelimit::{self, Decision, Limiter};
+use super::store::Store;
 use super::tokens::{
     RefreshTokens, Rejection, ScopeSet, Tokens, basic_credentials, random_token, same,
 };
