@@ -32,6 +32,7 @@ mod endpoints;
 mod faults;
 mod filter;
 mod fixture;
+mod gate;
 mod json;
 mod listing;
 mod members;
@@ -41,7 +42,9 @@ mod query;
 mod ratelimit;
 mod reads;
 mod relations;
+mod responses;
 mod server;
+mod state;
 mod store;
 mod synthetic;
 #[cfg(test)]

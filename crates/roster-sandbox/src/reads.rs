@@ -18,13 +18,13 @@ use super::data::Data;
 use super::derived;
 use super::endpoints::Endpoint;
 use super::faults::{Fault, http_date_in};
+use super::gate::gate;
 use super::json::{push_padded, push_selected};
 use super::listing::{Item, Source};
 use super::query::{self, ListQuery, Refusal, Warning};
 use super::relations;
-use super::server::{
-    AppState, Shared, gate, json_response, origin, status_info, status_info_value,
-};
+use super::responses::{json_response, status_info, status_info_value};
+use super::state::{AppState, Shared};
 use super::tokens::bearer_token;
 use super::{BASE_PATH, Counters, FilterSupport, Vendor};
 use oneroster::{CollectionId, KnownScope, NestedRead};
@@ -313,7 +313,7 @@ async fn list(
     if state.options.link_header {
         let origin = match &state.options.link_origin {
             Some(foreign) => foreign.clone(),
-            None => origin(state.options.tls.is_some(), headers, state.addr),
+            None => state.origin(headers),
         };
         let link = link_header(&origin, path, query, limit, offset, total);
         if let Ok(value) = HeaderValue::from_str(&link) {
