@@ -5,11 +5,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 
 use super::oauth1::{self, Received};
+use super::options::SandboxOptions;
 use super::ratelimit::{self, Decision};
 use super::responses::{json_response, status_info};
 use super::state::AppState;
+use super::stats::Counters;
 use super::tokens::{Rejection, ScopeSet, same};
-use super::{Counters, SandboxOptions};
 use oneroster::KnownScope;
 
 /// The start of every API request: count it, wait out the latency, apply the rate limit (its

@@ -16,17 +16,18 @@ use serde_json::Value;
 
 use super::data::Data;
 use super::derived;
-use super::endpoints::Endpoint;
+use super::endpoints::{BASE_PATH, Endpoint};
 use super::faults::{Fault, http_date_in};
 use super::gate::gate;
 use super::json::{push_padded, push_selected};
 use super::listing::{Item, Source};
+use super::options::{FilterSupport, Vendor};
 use super::query::{self, ListQuery, Refusal, Warning};
 use super::relations;
 use super::responses::{json_response, status_info, status_info_value};
 use super::state::{AppState, Shared};
+use super::stats::Counters;
 use super::tokens::bearer_token;
-use super::{BASE_PATH, Counters, FilterSupport, Vendor};
 use oneroster::{CollectionId, KnownScope, NestedRead};
 
 /// Pages with more records than this are written on a blocking thread, off the async workers.

@@ -14,15 +14,18 @@ use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
 use super::derived::DerivedCache;
+use super::endpoints::BASE_PATH;
 use super::faults::Injector;
 use super::gate::granted;
 use super::oauth1::Verifier;
+use super::options::SandboxOptions;
 use super::ratelimit::Limiter;
 use super::responses::{json_response, status_info};
 use super::state::{AppState, Shared};
+use super::stats::{Counters, GRANT_NAMES};
 use super::store::Store;
 use super::tokens::{RefreshTokens, ScopeSet, Tokens, basic_credentials, random_token, same};
-use super::{BASE_PATH, Counters, GRANT_NAMES, SandboxOptions, admin, reads};
+use super::{admin, reads};
 use oneroster::KnownScope;
 
 pub(crate) fn router(

@@ -9,10 +9,11 @@ use axum::http::{HeaderMap, header};
 use super::derived::DerivedCache;
 use super::faults::Injector;
 use super::oauth1::Verifier;
+use super::options::SandboxOptions;
 use super::ratelimit::Limiter;
+use super::stats::Counters;
 use super::store::Store;
 use super::tokens::{RefreshTokens, Tokens};
-use super::{Counters, SandboxOptions};
 
 /// What every handler shares: the options, the district, the counters and the issued tokens.
 pub(crate) struct AppState {
