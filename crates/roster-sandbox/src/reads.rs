@@ -486,6 +486,7 @@ async fn fault_response(state: &AppState, fault: Option<Fault>) -> Option<Respon
     }
 }
 
+/// RFC 8288 links to the next (unless last), last, first and prev (unless first) pages, with the
 /// request's other query parameters kept as sent.
 fn link_header(
     origin: &str,
