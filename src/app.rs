@@ -4,7 +4,10 @@
 use secrecy::ExposeSecret as _;
 
 use crate::auth::Authorizer;
-use crate::cli::{ConnectionArgs, ExportArgs, LoggingArgs, ProfilesArgs, TokenArgs, ValidateArgs};
+use crate::cli::{
+    CheckArgs, CompletionsArgs, ConnectionArgs, ExportArgs, InitArgs, LoggingArgs, ProfilesArgs,
+    TokenArgs, ValidateArgs,
+};
 use crate::env_vars as env;
 use crate::error::{Error, exit};
 use crate::fleet::{self, FleetPlan};
@@ -82,15 +85,32 @@ async fn stop_demo(demo: Option<DemoServer>) {
     let _ = demo;
 }
 
-/// The command line over the profile it names, over the presets and the demo.
+/// The command line over the profile it names (or the config file's default one), over the
+/// presets and the demo.
 fn layered(
     args: &ConnectionArgs,
     flags: Settings,
     demo: Option<Settings>,
 ) -> Result<Settings, Error> {
+    let config = args.config.as_deref();
     let profile = match &args.profile {
-        Some(name) => Some(settings::profile_layer(name, args.config.as_deref())?),
-        None => None,
+        Some(name) => Some(settings::profile_layer(name, config)?),
+        // The demo's sandbox is the whole connection: no profile goes under it.
+        None if args.demo() => None,
+        None => match settings::default_profile(config)? {
+            Some(chosen) => {
+                tracing::info!(
+                    profile = %chosen.name,
+                    config = %chosen.file.display(),
+                    "using profile {} of {} ({})",
+                    chosen.name,
+                    chosen.file.display(),
+                    chosen.why
+                );
+                Some(settings::profile_layer(&chosen.name, config)?)
+            }
+            None => None,
+        },
     };
     Ok(Settings::layered(flags, profile, demo))
 }
@@ -159,6 +179,7 @@ pub async fn export(args: ExportArgs, secret_on_command_line: bool) -> u8 {
         };
         write_summary(path, &doc);
     }
+    progress.clear();
     match result {
         Ok(summary) => {
             if !args.logging.quiet && style == LogStyle::Text {
@@ -280,6 +301,92 @@ async fn token_work(connection: Connection, rotate: bool) -> Result<(), Error> {
     writeln!(out, "{}", token.expose_secret())
         .and_then(|()| out.flush())
         .map_err(|e| Error::Internal(format!("could not write to standard output: {e}")))
+}
+
+/// `roster-export check`: the report on stdout; the exit code an export would have.
+pub async fn check(args: CheckArgs) -> u8 {
+    let (style, _) = start_logging(&args.logging, false);
+    let result = with_demo(&args.connection, async |demo| {
+        let settings = layered(&args.connection, args.settings()?, demo)?;
+        let connection = Connection::resolve(&settings, true)?;
+        let collections = connection.planned(&settings)?;
+        let page_size = settings
+            .page_size
+            .unwrap_or(crate::pager::PagerSettings::default().page_size);
+        let mut out = std::io::stdout();
+        crate::check::check(connection, collections, page_size, &mut out).await
+    })
+    .await;
+    match result {
+        Ok(()) => exit::SUCCESS,
+        Err(err) => fail(&err, style),
+    }
+}
+
+/// `roster-export init`: a commented profile added to the config file.
+pub fn init(args: InitArgs) -> u8 {
+    match settings::init_profile(args.provider, &args.profile, args.config.as_deref()) {
+        Ok(done) => {
+            let how = if done.created {
+                "created it, readable by you only"
+            } else {
+                "appended; nothing else changed"
+            };
+            let select = if done.created || args.profile == "default" {
+                String::new()
+            } else {
+                format!(" --profile {}", done.profile)
+            };
+            println!(
+                "wrote profile `{}` to {} ({how})
+next: fill in its TODO lines, then run                  `roster-export check{select}`",
+                done.profile,
+                done.file.display()
+            );
+            exit::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            exit::USAGE
+        }
+    }
+}
+
+/// `roster-export completions SHELL`.
+pub fn completions(args: CompletionsArgs) -> u8 {
+    crate::cli::completions(args.shell, &mut std::io::stdout());
+    exit::SUCCESS
+}
+
+/// `roster-export man`.
+pub fn man() -> u8 {
+    match crate::cli::man_page(&mut std::io::stdout()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: could not write to standard output: {e}");
+            exit::OUTPUT
+        }
+        _ => exit::SUCCESS,
+    }
+}
+
+/// A command line clap could not parse: clap's own words on a terminal (and for `--help` and
+/// `--version`), one JSON error line like any other failure when logs are JSON.
+pub fn parse_failed(err: clap::Error, args: &[std::ffi::OsString]) -> u8 {
+    if crate::cli::is_help_or_version(&err) {
+        err.exit();
+    }
+    match logging::style(crate::cli::requested_log_format(args)) {
+        LogStyle::Text => err.exit(),
+        LogStyle::Json => {
+            logging::init(LogStyle::Json, 0, false, None, Progress::hidden());
+            tracing::error!(
+                exit_code = exit::USAGE,
+                "{}",
+                crate::cli::parse_error_line(&err)
+            );
+            exit::USAGE
+        }
+    }
 }
 
 /// `roster-export profiles`: list the config file's profiles on stdout.

@@ -31,6 +31,9 @@ Examples:
   # Try it with no account: the built-in sandbox district
   roster-export --demo --scope roster.readonly --out demo.zip
 
+  # A new host: a profile to fill in, a check of the connection, then the export
+  roster-export init --provider blackbaud && roster-export check && roster-export
+
   # A nightly CSV bundle (Blackbaud's OneRoster API; --provider fills in its URLs)
   ROSTER_EXPORT_CLIENT_SECRET=... roster-export --provider blackbaud --client-id KEY \\
       --scope roster.readonly --scope roster-demographics.readonly --out /srv/rosters/district.zip
@@ -63,10 +66,20 @@ Exit codes:
   5    output could not be written
   130  interrupted (Ctrl-C, SIGTERM); the previous output is untouched";
 
+/// `0.1.0 (abc1234 2026-11-23)`: the commit and date of the build (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("ROSTER_EXPORT_COMMIT"),
+    " ",
+    env!("ROSTER_EXPORT_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "roster-export",
-    version,
+    version = VERSION,
     about = ABOUT,
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true,
@@ -95,6 +108,131 @@ pub enum Command {
     /// formats, repeated sourcedIds and references. One `file.csv:LINE: problem` line each.
     #[command(after_help = VALIDATE_AFTER_HELP)]
     Validate(ValidateArgs),
+    /// Add a commented profile to the config file (created, private, when missing) to fill in.
+    Init(InitArgs),
+    /// Check the connection: a token, one small page of each collection, and what the host
+    /// told (token lifetime, scopes, totals, Link, page cap, compression, rate limits, times).
+    #[command(after_help = CHECK_AFTER_HELP)]
+    Check(CheckArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, e.g. `roster-export man > roster-export.1`.
+    Man,
+}
+
+const CHECK_AFTER_HELP: &str = "\
+The report goes to stdout, logs to stderr. Exit codes are those of an export with the same
+settings: 0 it should work, 2 configuration, 3 authentication or a refused collection, 4 the host
+(e.g. every collection answers 404: not a OneRoster 1.1 base URL).";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The host the profile is for (fills in its URLs and authentication); none: a generic
+    /// OAuth 2.0 client-credentials profile.
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub provider: Option<ProviderName>,
+    /// The profile's name.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub profile: String,
+    /// The config file (default: the platform's config folder, roster-export/config.toml).
+    #[arg(long, value_name = "FILE", env = env::CONFIG)]
+    pub config: Option<PathBuf>,
+}
+
+/// The options of `check`: how to reach and authenticate, and what an export would fetch.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Check only these collections (comma-separated), as --only narrows an export.
+    #[arg(long, value_name = "LIST", env = env::ONLY, value_delimiter = ',', help_heading = "Selection")]
+    pub only: Vec<String>,
+    /// The page size an export would ask for; one page this size shows whether the host caps
+    /// pages.
+    #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
+    pub page_size: Option<u64>,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+impl CheckArgs {
+    /// Every flag of `check` as a layer.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let selection = Settings {
+            only: Some(self.only.clone()).filter(|o| !o.is_empty()),
+            page_size: self.page_size,
+            ..Settings::default()
+        };
+        Ok(self
+            .connection
+            .settings()?
+            .combine(self.network.settings())
+            .combine(selection))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `--log-format` as the command line or the environment asks for it, read without clap, for
+/// reporting a command line clap could not parse in the style the run would have used.
+pub fn requested_log_format(args: &[std::ffi::OsString]) -> LogFormat {
+    let mut given = None;
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        if let Some(value) = word.strip_prefix("--log-format=") {
+            given = Some(value.to_string());
+        } else if word == "--log-format" {
+            given = words.next().map(|v| v.to_string());
+        }
+    }
+    given
+        .or_else(|| std::env::var(env::LOG_FORMAT).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
+/// A clap error as one line: its message and tip, without the usage block.
+pub fn parse_error_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let body = text.split("\nUsage:").next().unwrap_or(&text);
+    let body = body.split("\nFor more information").next().unwrap_or(body);
+    let lines: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("; ").trim_start_matches("error: ").to_string()
+}
+
+/// Whether clap's outcome is help or a version, printed as clap prints it rather than reported.
+pub fn is_help_or_version(err: &clap::Error) -> bool {
+    use clap::error::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    )
+}
+
+/// The shell completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    clap_complete::generate(shell, &mut command(), "roster-export", out);
+}
+
+/// The man page, in roff.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(command()).render(out)
 }
 
 const VALIDATE_AFTER_HELP: &str = "\
@@ -201,7 +339,7 @@ value_enum!(LogFormat, |v| match v {
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
     /// Use this profile of the config file (URLs, client id, scopes, output, secrets by reference).
-    #[arg(long, value_name = "NAME", env = env::PROFILE, help_heading = "Connection")]
+    #[arg(long, value_name = "NAME", env = env::PROFILE, display_order = 3)]
     pub profile: Option<String>,
     /// The config file holding the profiles (default: the platform's config folder,
     /// roster-export/config.toml).
@@ -211,13 +349,13 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "NAME", env = env::PROVIDER, value_enum, help_heading = "Connection")]
     pub provider: Option<ProviderName>,
     /// The API base URL: either ending in /ims/oneroster/v1p1 or the root it hangs off.
-    #[arg(long, value_name = "URL", env = env::BASE_URL, help_heading = "Connection")]
+    #[arg(long, value_name = "URL", env = env::BASE_URL, display_order = 4)]
     pub base_url: Option<String>,
     /// The OAuth 2.0 token URL (vendor specific; it may be on another host or path than the API).
-    #[arg(long, value_name = "URL", env = env::TOKEN_URL, help_heading = "Connection")]
+    #[arg(long, value_name = "URL", env = env::TOKEN_URL, display_order = 5)]
     pub token_url: Option<String>,
     /// The OAuth client id (key); the consumer key under --auth oauth1.
-    #[arg(long, value_name = "ID", env = env::CLIENT_ID, help_heading = "Connection")]
+    #[arg(long, value_name = "ID", env = env::CLIENT_ID, display_order = 6)]
     pub client_id: Option<String>,
     /// The client secret. Prefer the environment variable or --client-secret-file: process lists show flags.
     #[arg(long, value_name = "SECRET", env = env::CLIENT_SECRET, hide_env_values = true, help_heading = "Connection")]
@@ -275,7 +413,7 @@ pub struct ConnectionArgs {
     pub preserve_refresh_token: bool,
     /// --auth refresh-token: warn when the stored refresh token is older than this many days
     /// (Blackbaud's last 365).
-    #[arg(long, value_name = "DAYS", env = env::REFRESH_TOKEN_WARN_DAYS, help_heading = "Authentication")]
+    #[arg(long, value_name = "DAYS", env = env::REFRESH_TOKEN_WARN_DAYS, value_parser = whole::<u32>(0, None), allow_negative_numbers = true, help_heading = "Authentication")]
     pub refresh_token_warn_days: Option<u32>,
     /// --auth bearer: read the access token from this file (or set ROSTER_EXPORT_ACCESS_TOKEN).
     #[arg(long, value_name = "FILE", env = env::ACCESS_TOKEN_FILE, help_heading = "Authentication")]
@@ -286,7 +424,7 @@ pub struct ConnectionArgs {
 
     /// Scopes to request: roster-core.readonly, roster.readonly, roster-demographics.readonly,
     /// gradebook.readonly, resource.readonly, or full scope URIs. Repeat or separate with commas.
-    #[arg(long = "scope", value_name = "SCOPE", env = env::SCOPE, value_delimiter = ',', help_heading = "Selection")]
+    #[arg(long = "scope", value_name = "SCOPE", env = env::SCOPE, value_delimiter = ',', display_order = 2)]
     pub scopes: Vec<String>,
 }
 
@@ -297,28 +435,32 @@ pub struct NetworkArgs {
     /// while the host answers cleanly, follows a limit the host announces (RateLimit,
     /// X-RateLimit-*) and settles just under one it enforces with 429s; a number is a ceiling it
     /// starts at and never exceeds.
-    #[arg(long, value_name = "auto|R", env = env::RATE, value_parser = parse_limit::<f64>, help_heading = "Network")]
+    #[arg(long, value_name = "auto|R", env = env::RATE, value_parser = parse_limit::<f64>, allow_negative_numbers = true, help_heading = "Network")]
     pub rate: Option<Limit<f64>>,
     /// Requests a fixed --rate lets through at once after a pause.
-    #[arg(long, value_name = "N", env = env::BURST, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "N", env = env::BURST, value_parser = whole::<u32>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub burst: Option<u32>,
     /// Tries per request before giving up (429 and 5xx are retried with backoff).
-    #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Network")]
+    #[arg(long, value_name = "N", env = env::MAX_ATTEMPTS, value_parser = whole::<u32>(1, Some(100)), allow_negative_numbers = true, help_heading = "Network")]
     pub max_attempts: Option<u32>,
     /// The longest backoff between tries, in seconds (it starts at half a second and doubles,
     /// with jitter, when the server gives no Retry-After).
-    #[arg(long, value_name = "SECS", env = env::BACKOFF_MAX, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "SECS", env = env::BACKOFF_MAX, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub backoff_max: Option<u64>,
     /// The longest Retry-After to wait out, in seconds; a server asking for longer ends the run.
-    #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, help_heading = "Network")]
+    #[arg(long, value_name = "SECS", env = env::MAX_RETRY_WAIT, value_parser = whole::<u64>(0, None), allow_negative_numbers = true, help_heading = "Network")]
     pub max_retry_wait: Option<u64>,
     /// Seconds one request may take, body included.
-    #[arg(long, value_name = "SECS", env = env::TIMEOUT, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "SECS", env = env::TIMEOUT, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub timeout: Option<u64>,
     /// Also trust the certificate authorities in this PEM file (a district server with its own
     /// certificate, a TLS-inspecting proxy). Repeatable.
     #[arg(long, value_name = "FILE", env = env::CA_CERT, help_heading = "Network")]
     pub ca_cert: Vec<PathBuf>,
+    /// Trust a server that presents exactly a certificate in this PEM file, e.g. a self-signed
+    /// one made with `openssl req -x509` (--ca-cert files are pinned too). Repeatable.
+    #[arg(long, value_name = "FILE", env = env::PIN_CERT, help_heading = "Network")]
+    pub pin_cert: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -365,7 +507,7 @@ pub struct ExportArgs {
     /// --format ndjson streams to stdout. A zip or NDJSON file can also go to s3://bucket/key,
     /// gs://bucket/key, az://container/key (credentials from the platform's usual environment
     /// variables or instance role) or sftp://user@host[:port]/path.
-    #[arg(long, value_name = "PATH|URL", env = env::OUT, help_heading = "Output")]
+    #[arg(long, value_name = "PATH|URL", env = env::OUT, display_order = 1)]
     pub out: Option<PathBuf>,
     /// The SSH private key for an sftp:// output (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
     #[arg(long, value_name = "FILE", env = env::SFTP_KEY, help_heading = "Output")]
@@ -390,14 +532,14 @@ pub struct ExportArgs {
 
     /// Refuse to replace earlier output when a file would lose more than this share of its
     /// records (consumers treat missing rows as deletions): a percentage, or `off`.
-    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, help_heading = "Output")]
+    #[arg(long, value_name = "PERCENT|off", env = env::MAX_SHRINK, value_parser = parse_max_shrink, allow_negative_numbers = true, help_heading = "Output")]
     pub max_shrink: Option<ShrinkLimit>,
     /// Check a CSV bundle as `roster-export validate` does before publishing it: `warn` logs the
     /// problems and publishes, `error` publishes nothing (exit 4), `off` skips the checks.
     #[arg(long, value_name = "MODE", env = env::VALIDATE, value_enum, help_heading = "Output")]
     pub validate: Option<ValidateMode>,
     /// Deflate level of a .zip output: 0 stores, 1 is fast, 9 is smallest.
-    #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = clap::value_parser!(u32).range(0..=9), help_heading = "Output")]
+    #[arg(long, value_name = "0-9", env = env::ZIP_LEVEL, value_parser = whole::<u32>(0, Some(9)), allow_negative_numbers = true, help_heading = "Output")]
     pub zip_level: Option<u32>,
 
     /// Also write what the run did (records, requests, what changed per collection, the exit code)
@@ -420,7 +562,7 @@ pub struct ExportArgs {
     #[arg(long, help_heading = "Incremental")]
     pub full: bool,
     /// With --incremental: pull in full when the last full pull is this many days old (0: never).
-    #[arg(long, value_name = "DAYS", env = env::FULL_EVERY, help_heading = "Incremental")]
+    #[arg(long, value_name = "DAYS", env = env::FULL_EVERY, value_parser = whole::<u32>(0, None), allow_negative_numbers = true, help_heading = "Incremental")]
     pub full_every: Option<u32>,
     /// With --incremental: the state file (default: one per output in the platform's state
     /// folder, e.g. ~/.local/state/roster-export/).
@@ -433,12 +575,12 @@ pub struct ExportArgs {
     pub since: Option<String>,
 
     /// Records asked for per request; hosts may send fewer, and the pager copes.
-    #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Network")]
+    #[arg(long, value_name = "N", env = env::PAGE_SIZE, value_parser = whole::<u64>(1, None), allow_negative_numbers = true, help_heading = "Network")]
     pub page_size: Option<u64>,
     /// Requests in flight to each host at once. `auto` starts at 4 and grows (up to 32) while
     /// latency stays flat, holds when it climbs, and shrinks on 429/503; a number (1 to 256) is a
     /// ceiling it starts at.
-    #[arg(long, value_name = "auto|N", env = env::CONCURRENCY, value_parser = parse_limit::<usize>, help_heading = "Network")]
+    #[arg(long, value_name = "auto|N", env = env::CONCURRENCY, value_parser = parse_limit::<usize>, allow_negative_numbers = true, help_heading = "Network")]
     pub concurrency: Option<Limit<usize>>,
     #[command(flatten)]
     pub network: NetworkArgs,
@@ -459,6 +601,28 @@ fn parse_limit<T: std::str::FromStr + Clone + Send + Sync + 'static>(
     text: &str,
 ) -> Result<Limit<T>, String> {
     text.parse()
+}
+
+/// A whole number from `min` (to `max`), the message saying so in words (clap's own shows the
+/// type's whole range, up to 2^64).
+fn whole<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
+    min: u64,
+    max: Option<u64>,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        let wanted = match max {
+            Some(max) => format!("a whole number from {min} to {max}"),
+            None => format!("a whole number, at least {min}"),
+        };
+        let n: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected {wanted}, not `{text}`"))?;
+        if n < min || max.is_some_and(|max| n > max) {
+            return Err(format!("expected {wanted}, not {n}"));
+        }
+        T::try_from(n).map_err(|_| format!("{n} is too large"))
+    }
 }
 
 fn parse_signature_method(text: &str) -> Result<SignatureMethod, String> {
@@ -622,6 +786,7 @@ impl NetworkArgs {
             max_retry_wait: self.max_retry_wait,
             timeout: self.timeout,
             ca_certs: self.ca_cert.clone(),
+            pin_certs: self.pin_cert.clone(),
             ..Settings::default()
         }
     }

@@ -36,6 +36,7 @@ pub const BACKOFF_MAX: &str = "ROSTER_EXPORT_BACKOFF_MAX";
 pub const MAX_RETRY_WAIT: &str = "ROSTER_EXPORT_MAX_RETRY_WAIT";
 pub const TIMEOUT: &str = "ROSTER_EXPORT_TIMEOUT";
 pub const CA_CERT: &str = "ROSTER_EXPORT_CA_CERT";
+pub const PIN_CERT: &str = "ROSTER_EXPORT_PIN_CERT";
 pub const PROFILE: &str = "ROSTER_EXPORT_PROFILE";
 pub const CONFIG: &str = "ROSTER_EXPORT_CONFIG";
 pub const PROVIDER: &str = "ROSTER_EXPORT_PROVIDER";

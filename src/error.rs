@@ -26,7 +26,9 @@ pub enum Error {
     /// Bad flags, environment or configuration.
     #[error("{0}")]
     Usage(String),
-    #[error("authentication failed: {0}")]
+    /// "authentication failed" only when the host refused: an unreachable or misnamed token
+    /// endpoint, or a token store problem, says so in its own words.
+    #[error("{}{}", if .0.is_refusal() { "authentication failed: " } else { "" }, .0)]
     Auth(Box<AuthError>),
     #[error(transparent)]
     Pager(Box<PagerError>),
@@ -114,8 +116,10 @@ impl Error {
 fn auth_exit_code(err: &AuthError) -> u8 {
     match err {
         AuthError::Unreachable(_) => exit::SERVER,
-        // A missing, mismatched or damaged token store is a setup mistake.
-        AuthError::NoRefreshToken { .. }
+        // A missing, mismatched or damaged token store, or a token URL that is not there, is a
+        // setup mistake.
+        AuthError::WrongUrl { .. }
+        | AuthError::NoRefreshToken { .. }
         | AuthError::StoreMismatch { .. }
         | AuthError::Store(StoreError::Corrupt { .. }) => exit::USAGE,
         AuthError::Store(_) => exit::OUTPUT,

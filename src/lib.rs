@@ -5,7 +5,8 @@
 //! under them all):
 //!
 //! 1. Foundations: `urls`, `records` (a page as the server sent it), `progress`, `logging`,
-//!    `signal`, `env_vars`, `storage` (remote outputs, the output lock, private work folders).
+//!    `signal`, `env_vars`, `spelling`, `storage` (remote outputs, the output lock, private work
+//!    folders).
 //! 2. `http`: the one HTTP client of a run (pacing, retries, `Retry-After`, body caps).
 //!    `export`: CSV, JSON and NDJSON writers, staging and atomic publish (locally or through
 //!    `storage`).
@@ -16,7 +17,8 @@
 //! 5. `pager`: walking one collection over any `PageSource`.
 //! 6. `settings`: flags, profile, preset and demo merged and checked into a `Config`.
 //! 7. `error` (the one mapping to exit codes), then `run`: one export end to end; `fleet`: many
-//!    tenants' exports at once, sharing each host's pacer.
+//!    tenants' exports at once, sharing each host's pacer; `check`: what a host is like, from a
+//!    token and one small page of each collection.
 //! 8. `cli` (clap), then `app` (the commands); `main.rs` only dispatches.
 //!
 //! The sandbox server lives in its own crate, `roster-sandbox`, used by `--demo` (the default
@@ -25,6 +27,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod env_vars;
 pub mod error;
@@ -39,6 +42,7 @@ pub mod records;
 pub mod run;
 pub mod settings;
 pub mod signal;
+mod spelling;
 pub mod state;
 pub mod storage;
 pub mod urls;

@@ -37,6 +37,15 @@ pub fn style(format: LogFormat) -> LogStyle {
     }
 }
 
+/// Whether logs are text on a terminal (set by [`init`]): a person is reading, and a line the
+/// closing table repeats is left out.
+static ON_TERMINAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the logs are text on a terminal.
+pub fn on_terminal() -> bool {
+    ON_TERMINAL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the global subscriber. `filter` is `ROSTER_EXPORT_LOG`'s value, when set.
 pub fn init(style: LogStyle, verbose: u8, quiet: bool, filter: Option<&str>, progress: Progress) {
     let default = match (quiet, verbose) {
@@ -48,6 +57,10 @@ pub fn init(style: LogStyle, verbose: u8, quiet: bool, filter: Option<&str>, pro
     let filter = filter
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    ON_TERMINAL.store(
+        style == LogStyle::Text && crate::progress::stderr_is_terminal(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let writer = SuspendingStderr { progress };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

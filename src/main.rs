@@ -8,12 +8,16 @@ use roster_export::{app, error};
 
 fn main() -> ExitCode {
     limit_heap_growth();
-    let matches = cli::command().get_matches();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = match cli::command().try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(err) => return error::to_exit_code(app::parse_failed(err, &args)),
+    };
     let secret_on_command_line =
         matches.value_source("client_secret") == Some(ValueSource::CommandLine);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(err) => err.exit(),
+        Err(err) => return error::to_exit_code(app::parse_failed(err, &args)),
     };
     let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -29,6 +33,10 @@ fn main() -> ExitCode {
         Some(Command::Auth(AuthCommand::Rotate(args))) => runtime.block_on(app::token(args, true)),
         Some(Command::Profiles(args)) => app::profiles(args),
         Some(Command::Validate(args)) => app::validate(args),
+        Some(Command::Init(args)) => app::init(args),
+        Some(Command::Check(args)) => runtime.block_on(app::check(args)),
+        Some(Command::Completions(args)) => app::completions(args),
+        Some(Command::Man) => app::man(),
         None => runtime.block_on(app::export(cli.export, secret_on_command_line)),
     };
     // Stuck connections must not hold up the exit.

@@ -49,6 +49,10 @@ pub fn is_loopback(url: &Url) -> bool {
 
 /// The API base, ending in `/ims/oneroster/v1p1/` whether or not the user wrote the suffix, so
 /// that joining a collection's path keeps the whole base.
+///
+/// A path that already looks like part of an API path (a OneRoster 1.2 or 1.0 path, an endpoint
+/// pasted after the base, a misspelt `/ims/oneroster/v1p1`) is refused rather than extended, since
+/// extending it could only lead to 404s (docs/oneroster-notes.md §11).
 pub fn base_url(text: &str) -> Result<Url, BadUrl> {
     let mut url = checked_url("--base-url", text)?;
     if url.query().is_some() || url.fragment().is_some() {
@@ -61,10 +65,98 @@ pub fn base_url(text: &str) -> Result<Url, BadUrl> {
     let path = if path.ends_with(&format!("/{suffix}")) {
         path
     } else {
+        if let Some(problem) = api_like_path(&url, &path) {
+            return Err(BadUrl(problem));
+        }
         format!("{path}/{suffix}")
     };
     url.set_path(&format!("{path}/"));
     Ok(url)
+}
+
+/// Why `path` (the base URL's, no trailing `/`) cannot be a server root, with what the tool would
+/// have asked and the likely fix; `None` when it can be.
+fn api_like_path(url: &Url, path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let origin = url.origin().ascii_serialization();
+    let at = |i: usize| {
+        let root = segments[..i].join("/");
+        let root = if root.is_empty() {
+            String::new()
+        } else {
+            format!("/{root}")
+        };
+        format!("{origin}{root}/{}", oneroster::BASE_PATH_SUFFIX)
+    };
+    let shown = format!("{origin}{path}");
+    // An endpoint pasted after a good base: `…/ims/oneroster/v1p1/users`.
+    if let Some(i) = lower
+        .windows(3)
+        .position(|w| w[0] == "ims" && w[1] == "oneroster" && w[2] == "v1p1")
+    {
+        return Some(format!(
+            "--base-url {shown}: the API base ends at /ims/oneroster/v1p1, and this goes on past \
+             it (an endpoint pasted by mistake?); use --base-url {}",
+            at(i)
+        ));
+    }
+    if let Some(i) = lower.iter().position(|s| s == "ims")
+        && lower[i..].iter().any(|s| s.ends_with("v1p2"))
+    {
+        return Some(format!(
+            "--base-url {shown}: this is a OneRoster 1.2 path; this tool reads OneRoster 1.1. \
+             Ask the host whether it also offers 1.1, usually at {}",
+            at(i)
+        ));
+    }
+    if let Some(i) = lower.iter().position(|s| s == "learningdata") {
+        return Some(format!(
+            "--base-url {shown}: this is a OneRoster 1.0 path (/learningdata/v1), which this tool \
+             does not read. Ask the host whether it also offers 1.1, usually at {}",
+            at(i)
+        ));
+    }
+    let last = lower.last().map(String::as_str).unwrap_or("");
+    let collection = oneroster::CollectionId::all().any(|c| c.name().eq_ignore_ascii_case(last))
+        || matches!(
+            last,
+            "students" | "teachers" | "schools" | "terms" | "gradingperiods"
+        );
+    let looks_like_api =
+        |s: &str| s == "ims" || is_version(s) || (s != "oneroster" && near(s, "oneroster"));
+    let first = lower.iter().position(|s| looks_like_api(s));
+    let start = match (first, collection) {
+        (Some(i), _) => i,
+        (None, true) => segments.len() - 1,
+        (None, false) => return None,
+    };
+    Some(format!(
+        "--base-url {shown}: the path looks like part of a OneRoster API path but does not end in \
+         /ims/oneroster/v1p1, so the tool would ask {shown}/{}/orgs, which cannot exist. \
+         Did you mean --base-url {}? (Give either the whole base, ending in /ims/oneroster/v1p1, \
+         or the server root it hangs off.)",
+        oneroster::BASE_PATH_SUFFIX,
+        at(start)
+    ))
+}
+
+/// `v1p1`, `v1p2`, `v1p0`: a OneRoster version segment.
+fn is_version(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 4
+        && b[0] == b'v'
+        && s[1..].split_once('p').is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.bytes().all(|c| c.is_ascii_digit())
+                && minor.bytes().all(|c| c.is_ascii_digit())
+        })
+}
+
+/// Within two edits of `word`: a misspelling.
+fn near(s: &str, word: &str) -> bool {
+    crate::spelling::edit_distance(s, word) <= 2
 }
 
 /// A URL fit for logs: scheme, host, port and path only.
@@ -75,6 +167,47 @@ pub fn safe_url(url: &Url) -> String {
     }
     shown.push_str(url.path());
     shown
+}
+
+/// A URL for a request log line: [`safe_url`] and the query, with the value of any parameter
+/// whose name suggests a secret (`token`, `key`, `signature`, `oauth_…`, …) replaced by `…`.
+pub fn loggable_url(url: &Url) -> String {
+    let mut shown = safe_url(url);
+    let pairs: Vec<String> = url
+        .query_pairs()
+        .map(|(name, value)| {
+            if is_secret_name(&name) {
+                format!("{name}=…")
+            } else {
+                format!("{name}={value}")
+            }
+        })
+        .collect();
+    if !pairs.is_empty() {
+        shown.push('?');
+        shown.push_str(&pairs.join("&"));
+    }
+    shown
+}
+
+/// Whether a query parameter or header named `name` may carry a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "token",
+        "secret",
+        "password",
+        "key",
+        "signature",
+        "oauth",
+        "auth",
+        "cookie",
+        "session",
+        "code",
+        "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 #[cfg(test)]
@@ -102,6 +235,45 @@ mod tests {
     }
 
     #[test]
+    fn api_like_paths_are_refused_with_the_likely_fix() {
+        let cases = [
+            (
+                "https://h.example/ims/onerostr/v1p1",
+                "Did you mean --base-url https://h.example/ims/oneroster/v1p1?",
+            ),
+            (
+                "https://h.example/aeries/ims/oneroster/v1p1/users",
+                "use --base-url https://h.example/aeries/ims/oneroster/v1p1",
+            ),
+            (
+                "https://h.example/ims/oneroster/rostering/v1p2",
+                "OneRoster 1.2",
+            ),
+            ("https://h.example/learningdata/v1", "OneRoster 1.0"),
+            (
+                "https://h.example/district/users",
+                "Did you mean --base-url https://h.example/district/ims/oneroster/v1p1?",
+            ),
+            (
+                "https://h.example/x/ims/oneroster",
+                "would ask https://h.example/x/ims/oneroster/ims/oneroster/v1p1/orgs",
+            ),
+        ];
+        for (input, expected) in cases {
+            let err = base_url(input).unwrap_err().to_string();
+            assert!(err.contains(expected), "{input}: {err}");
+        }
+        // Server roots, Infinite Campus's included, are extended as before.
+        for root in [
+            "https://h.example/campus/oneroster/district-app",
+            "https://d.aeries.net/aeries",
+            "https://h.example/api",
+        ] {
+            assert!(base_url(root).is_ok(), "{root}");
+        }
+    }
+
+    #[test]
     fn plain_http_only_on_loopback() {
         assert!(base_url("http://localhost:1/x").is_ok());
         assert!(base_url("http://[::1]:1/x").is_ok());
@@ -117,5 +289,9 @@ mod tests {
     fn safe_urls_hide_user_info_and_query() {
         let url = Url::parse("https://me:pw@host.example:8443/a/b?limit=5&token=x").unwrap();
         assert_eq!(safe_url(&url), "https://host.example:8443/a/b");
+        assert_eq!(
+            loggable_url(&url),
+            "https://host.example:8443/a/b?limit=5&token=…"
+        );
     }
 }

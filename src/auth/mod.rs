@@ -25,7 +25,7 @@ pub use password::{PasswordGrant, TokenUrl};
 pub use refresh::{RefreshTokenGrant, Rotation};
 pub use store::{StoreError, TokenStore};
 pub use token_endpoint::TokenEndpoint;
-pub use tokens::{AccessToken, Credential, TokenFetch, TokenSource};
+pub use tokens::{AccessToken, Credential, TokenFetch, TokenInfo, TokenSource};
 
 use crate::http::{HttpError, Transport};
 use crate::named::named_enum;
@@ -88,6 +88,25 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Where tokens come from, for `check`: the token URL (or the OIDC authority that names it),
+    /// without query or user info; `None` when no token is fetched.
+    pub fn token_source(&self) -> Option<String> {
+        use crate::urls::safe_url;
+        match self {
+            Credentials::Token(Grant::ClientCredentials(g)) => Some(safe_url(&g.endpoint.url)),
+            Credentials::Token(Grant::RefreshToken(g)) => Some(safe_url(&g.endpoint.url)),
+            Credentials::Token(Grant::Password(g)) => Some(match &g.token_url {
+                TokenUrl::Direct(url) => safe_url(url),
+                TokenUrl::Discover(authority) => {
+                    format!("found by OIDC discovery from {}", safe_url(authority))
+                }
+            }),
+            Credentials::Token(Grant::Bearer(_)) | Credentials::Signed(_) => None,
+        }
+    }
+}
+
 /// Why no credentials could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -96,8 +115,17 @@ pub enum AuthError {
         source: Box<HttpError>,
         hint: &'static str,
     },
-    #[error("the token request failed: {0}")]
+    /// No answer, or only failures worth retrying, until the tries ran out.
+    #[error("{0}")]
     Unreachable(Box<HttpError>),
+    /// The token URL (or OIDC discovery document) is not there: a configuration mistake.
+    #[error("the {what} {url} answered {status}: {fix}")]
+    WrongUrl {
+        what: &'static str,
+        url: String,
+        status: reqwest::StatusCode,
+        fix: String,
+    },
     #[error("the token endpoint {url} sent a reply that is not a token: {reason}")]
     BadReply { url: String, reason: String },
     #[error(
@@ -124,6 +152,37 @@ pub enum AuthError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// Whether the credentials themselves were refused (or the reply was not a token), as opposed
+    /// to a token endpoint that could not be reached or found, or a token store problem.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Refused { .. }
+                | AuthError::BadReply { .. }
+                | AuthError::RefreshRefused { .. }
+        )
+    }
+
+    /// The same error for a token URL that OIDC discovery found: the authority is what to check.
+    fn discovered(self) -> AuthError {
+        match self {
+            AuthError::WrongUrl {
+                what: "token URL",
+                url,
+                status,
+                ..
+            } => AuthError::WrongUrl {
+                what: "token URL",
+                url,
+                status,
+                fix: "check --oidc-authority: its discovery document names this token URL".into(),
+            },
+            other => other,
+        }
+    }
 }
 
 /// The run's source of credentials, shared by every request.
@@ -179,6 +238,19 @@ impl Authorizer {
     pub async fn access_token(&self) -> Result<Option<SecretString>, AuthError> {
         match self {
             Authorizer::Tokens(tokens) => tokens.access_token().await.map(Some),
+            Authorizer::Signer(_) => Ok(None),
+        }
+    }
+
+    /// What the current token's reply said (fetching one when none is fresh): `None` under
+    /// OAuth 1.0a, which has no token, and for a ready `--auth bearer` token, whose reply was
+    /// never seen.
+    pub async fn token_info(&self) -> Result<Option<TokenInfo>, AuthError> {
+        match self {
+            Authorizer::Tokens(tokens) if tokens.fetcher().renewable() => {
+                tokens.info().await.map(Some)
+            }
+            Authorizer::Tokens(tokens) => tokens.ensure_fresh().await.map(|()| None),
             Authorizer::Signer(_) => Ok(None),
         }
     }
@@ -242,6 +314,7 @@ impl TokenFetch for GrantFetch {
                     value: token.clone(),
                     // Never renewed: kept until the server refuses it.
                     expires_in: std::time::Duration::from_secs(100 * 365 * 86_400),
+                    scope: None,
                 }),
             }
         })

@@ -5,6 +5,7 @@
 
 use std::sync::Mutex;
 
+use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -78,6 +79,14 @@ impl PasswordGrant {
     }
 
     pub(super) async fn fetch(&self, transport: &Transport) -> Result<AccessToken, AuthError> {
+        let fetched = self.fetch_from_endpoint(transport).await;
+        match self.token_url {
+            TokenUrl::Discover(_) => fetched.map_err(AuthError::discovered),
+            TokenUrl::Direct(_) => fetched,
+        }
+    }
+
+    async fn fetch_from_endpoint(&self, transport: &Transport) -> Result<AccessToken, AuthError> {
         let endpoint = self
             .endpoint
             .get_or_try_init(|| async {
@@ -144,7 +153,17 @@ async fn discover(transport: &Transport, authority: &Url) -> Result<Url, AuthErr
                 .header(reqwest::header::ACCEPT, "application/json")
         })
         .await
-        .map_err(|e| AuthError::Unreachable(Box::new(e)))?;
+        .map_err(|e| match e.status() {
+            Some(status @ (StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED)) => {
+                AuthError::WrongUrl {
+                    what: "OIDC discovery document",
+                    url: safe_url(&url),
+                    status,
+                    fix: "check --oidc-authority (or give --token-url instead)".into(),
+                }
+            }
+            _ => AuthError::Unreachable(Box::new(e)),
+        })?;
     let bad = |reason: String| AuthError::BadReply {
         url: safe_url(&url),
         reason,

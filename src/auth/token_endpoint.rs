@@ -52,6 +52,8 @@ struct Reply {
     expires_in: Option<serde_json::Value>,
     #[serde(default)]
     refresh_token: Option<String>,
+    #[serde(default)]
+    scope: Option<serde_json::Value>,
 }
 
 impl TokenEndpoint {
@@ -86,6 +88,14 @@ impl TokenEndpoint {
             })
             .await
             .map_err(|err| match err.status() {
+                Some(status @ (StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED)) => {
+                    AuthError::WrongUrl {
+                        what: "token URL",
+                        url: safe_url(&self.url),
+                        status,
+                        fix: wrong_token_url_fix(&self.url),
+                    }
+                }
                 Some(status) if status.is_client_error() => AuthError::Refused {
                     hint: hint(status, &err),
                     source: Box::new(err),
@@ -128,6 +138,17 @@ impl TokenEndpoint {
             access: AccessToken {
                 value: SecretString::from(parsed.access_token),
                 expires_in: Duration::from_secs(expires_in),
+                // RFC 6749 §5.1: a space-separated string; some hosts send an array.
+                scope: match parsed.scope {
+                    Some(serde_json::Value::String(s)) => Some(s),
+                    Some(serde_json::Value::Array(a)) => Some(
+                        a.iter()
+                            .filter_map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    _ => None,
+                },
             },
             refresh_token: parsed
                 .refresh_token
@@ -135,6 +156,23 @@ impl TokenEndpoint {
                 .map(SecretString::from),
         })
     }
+}
+
+/// What to do about a token URL that is not there (docs/oneroster-notes.md §11).
+fn wrong_token_url_fix(url: &Url) -> String {
+    let mut fix = "check --token-url".to_string();
+    if url.path().contains("/ims/oneroster") {
+        fix.push_str(
+            ": that is an API path; the token URL is a separate, vendor-specific address, usually \
+             beside the API (…/oauth/token, …/token)",
+        );
+    } else {
+        fix.push_str(
+            " (it is vendor specific, e.g. …/oauth/token, …/token or …/oauth/access_token; \
+             the README's \"Finding your host's URLs\" lists known hosts)",
+        );
+    }
+    fix
 }
 
 /// The OAuth error code of a refused token request (`invalid_grant`, `invalid_client`, …).

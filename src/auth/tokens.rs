@@ -21,6 +21,15 @@ pub struct AccessToken {
     pub value: SecretString,
     /// Seconds until it expires, as the server said.
     pub expires_in: Duration,
+    /// The scopes the server says it granted (`scope` in its reply), when it says.
+    pub scope: Option<String>,
+}
+
+/// What a token reply said, for `check`: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub expires_in: Duration,
+    pub scope: Option<String>,
 }
 
 impl std::fmt::Debug for AccessToken {
@@ -62,6 +71,7 @@ impl Credential {
 
 struct Cached {
     token: SecretString,
+    info: TokenInfo,
     /// `Bearer <token>`, built once and marked sensitive.
     header: HeaderValue,
     /// When to stop using it: a little before the server's expiry.
@@ -110,6 +120,11 @@ impl TokenSource {
         self.with_current(|_| ()).await
     }
 
+    /// What the reply of the current token said (a token is fetched when none is fresh).
+    pub async fn info(&self) -> Result<TokenInfo, AuthError> {
+        self.with_current(|c| c.info.clone()).await
+    }
+
     /// The access token itself.
     pub async fn access_token(&self) -> Result<SecretString, AuthError> {
         self.with_current(|c| c.token.clone()).await
@@ -147,6 +162,10 @@ impl TokenSource {
             "fetched an access token"
         );
         let cached = cache.insert(Cached {
+            info: TokenInfo {
+                expires_in: token.expires_in,
+                scope: token.scope.clone(),
+            },
             header: bearer_header(&token.value),
             token: token.value,
             use_until: Instant::now()
@@ -207,6 +226,7 @@ mod tests {
                 Ok(AccessToken {
                     value: SecretString::from(format!("token-{n}")),
                     expires_in: self.lifetime,
+                    scope: None,
                 })
             })
         }
@@ -309,6 +329,7 @@ mod tests {
         let token = AccessToken {
             value: SecretString::from("tok-very-secret"),
             expires_in: Duration::from_secs(1),
+            scope: None,
         };
         assert!(!format!("{token:?}").contains("tok-very-secret"));
         assert!(format!("{:?}", bearer_header(&token.value)).contains("Sensitive"));

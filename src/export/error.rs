@@ -24,6 +24,15 @@ pub enum ExportError {
     )]
     Locked { path: PathBuf, lock: PathBuf },
 
+    /// The output's folder does not take new files (permissions, a read-only or virtual file
+    /// system); found before anything is downloaded.
+    #[error("cannot write to {folder}: {why}; {next}")]
+    Unwritable {
+        folder: PathBuf,
+        why: &'static str,
+        next: &'static str,
+    },
+
     /// A file system operation failed.
     #[error("{action} {path}: {source}")]
     Io {

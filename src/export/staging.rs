@@ -269,10 +269,7 @@ impl Target {
             .prefix(&prefix)
             .permissions(Permissions::from_mode(0o700))
             .tempdir_in(&self.parent)
-            .map_err(ExportError::io(
-                "creating a staging folder in",
-                &self.parent,
-            ))
+            .map_err(|e| unwritable(&self.parent, e))
     }
 
     /// Moves a staged folder into place: a rename when nothing is there, an atomic exchange with
@@ -460,6 +457,30 @@ fn ours(shape: Shape, head: &[u8]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("it is not {what}"))
+    }
+}
+
+/// Why nothing can be created in `folder`, said as the next step; other failures as they are.
+fn unwritable(folder: &Path, e: io::Error) -> ExportError {
+    const ELSEWHERE: &str = "choose an --out in a folder this user can write";
+    let (why, next) = match e.kind() {
+        io::ErrorKind::PermissionDenied => (
+            "permission denied",
+            "give this user write access to the folder, or choose another --out",
+        ),
+        io::ErrorKind::ReadOnlyFilesystem => ("the file system is read-only", ELSEWHERE),
+        // The folder exists (checked first), yet a new entry in it is "not found": a virtual
+        // file system such as /proc or /sys.
+        io::ErrorKind::NotFound => (
+            "it does not take new files (a system folder such as /proc?)",
+            ELSEWHERE,
+        ),
+        _ => return ExportError::io("creating a staging folder in", folder)(e),
+    };
+    ExportError::Unwritable {
+        folder: folder.to_path_buf(),
+        why,
+        next,
     }
 }
 

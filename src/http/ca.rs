@@ -1,5 +1,6 @@
-//! Extra certificate authorities from `--ca-cert` files, trusted on top of the platform's roots:
-//! for district servers with their own authority and for TLS-inspecting proxies.
+//! Extra certificate authorities from `--ca-cert` files, trusted on top of the platform's roots
+//! (for district servers with their own authority and for TLS-inspecting proxies), and the
+//! certificates of `--pin-cert` files, trusted as they are (see `pin`).
 //!
 //! Files are read and checked once, before the first request, so a wrong path or a file that
 //! holds no certificate is a usage error rather than a run of failed handshakes.
@@ -10,29 +11,40 @@ use tokio_rustls::rustls::RootCertStore;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::{PemObject, SectionKind};
 
-/// Why a `--ca-cert` file cannot be used. Every variant names the file.
+/// Why a `--ca-cert` (or `--pin-cert`) file cannot be used. Every variant names the flag and
+/// the file.
 #[derive(Debug, thiserror::Error)]
 pub enum CaCertError {
-    #[error("--ca-cert {}: no such file", path.display())]
-    Missing { path: PathBuf },
-    #[error("--ca-cert {}: could not read it: {source}", path.display())]
+    #[error("{flag} {}: no such file", path.display())]
+    Missing { flag: &'static str, path: PathBuf },
+    #[error("{flag} {}: could not read it: {source}", path.display())]
     Unreadable {
+        flag: &'static str,
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(
-        "--ca-cert {}: not a PEM file ({reason}); expected one or more \
+        "{flag} {}: not a PEM file ({reason}); expected one or more \
          -----BEGIN CERTIFICATE----- blocks",
         path.display()
     )]
-    NotPem { path: PathBuf, reason: String },
-    #[error("--ca-cert {}: holds no certificate, only {found}", path.display())]
-    NoCertificate { path: PathBuf, found: String },
+    NotPem {
+        flag: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{flag} {}: holds no certificate, only {found}", path.display())]
+    NoCertificate {
+        flag: &'static str,
+        path: PathBuf,
+        found: String,
+    },
     #[error(
-        "--ca-cert {}: certificate {number} of the file is not usable as an authority: {reason}",
+        "{flag} {}: certificate {number} of the file is not usable as an authority: {reason}",
         path.display()
     )]
     BadCertificate {
+        flag: &'static str,
         path: PathBuf,
         /// 1-based, in file order.
         number: usize,
@@ -40,8 +52,8 @@ pub enum CaCertError {
     },
 }
 
-/// The certificates of every file, in order, ready for reqwest.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, CaCertError> {
+/// The certificates of every `--ca-cert` file, in order.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, CaCertError> {
     let mut all = Vec::new();
     for path in paths {
         let certs = load(path)?;
@@ -51,53 +63,65 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, CaCertEr
             "trusting the certificates of {} in addition to the platform's",
             path.display()
         );
-        for der in certs {
-            // Cannot fail with rustls: the bytes are only stored here and were parsed above.
-            let cert =
-                reqwest::Certificate::from_der(&der).map_err(|e| CaCertError::BadCertificate {
-                    path: path.clone(),
-                    number: all.len() + 1,
-                    reason: e.to_string(),
-                })?;
-            all.push(cert);
-        }
+        all.extend(certs);
+    }
+    Ok(all)
+}
+
+/// The certificates of every `--pin-cert` file: trusted as they are, for the server that
+/// presents exactly one of them, whether or not they could serve as authorities.
+pub fn load_pins(paths: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, CaCertError> {
+    let mut all = Vec::new();
+    for path in paths {
+        all.extend(read_pem("--pin-cert", path)?);
     }
     Ok(all)
 }
 
 /// The certificates of one PEM file, each checked to work as a trust anchor.
 pub fn load(path: &Path) -> Result<Vec<CertificateDer<'static>>, CaCertError> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CaCertError::Missing {
-            path: path.to_path_buf(),
-        },
-        _ => CaCertError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
-    let certs = parse(&bytes).map_err(|problem| match problem {
-        Problem::NotPem(reason) => CaCertError::NotPem {
-            path: path.to_path_buf(),
-            reason,
-        },
-        Problem::NoCertificate(found) => CaCertError::NoCertificate {
-            path: path.to_path_buf(),
-            found,
-        },
-    })?;
+    let flag = "--ca-cert";
+    let certs = read_pem(flag, path)?;
     // The same check the verifier makes when it is built, done here so the message names the file.
     let mut store = RootCertStore::empty();
     for (index, cert) in certs.iter().enumerate() {
         store
             .add(cert.clone())
             .map_err(|e| CaCertError::BadCertificate {
+                flag,
                 path: path.to_path_buf(),
                 number: index + 1,
                 reason: e.to_string(),
             })?;
     }
     Ok(certs)
+}
+
+/// The CERTIFICATE blocks of the PEM file at `path`, given with `flag`.
+fn read_pem(flag: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, CaCertError> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => CaCertError::Missing {
+            flag,
+            path: path.to_path_buf(),
+        },
+        _ => CaCertError::Unreadable {
+            flag,
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    parse(&bytes).map_err(|problem| match problem {
+        Problem::NotPem(reason) => CaCertError::NotPem {
+            flag,
+            path: path.to_path_buf(),
+            reason,
+        },
+        Problem::NoCertificate(found) => CaCertError::NoCertificate {
+            flag,
+            path: path.to_path_buf(),
+            found,
+        },
+    })
 }
 
 enum Problem {
@@ -174,6 +198,12 @@ mod tests {
         assert_eq!(certs.len(), 2);
         assert_ne!(certs[0], certs[1]);
         assert_eq!(load_all(&[path.clone(), path]).unwrap().len(), 4);
+        assert_eq!(
+            load_pins(std::slice::from_ref(&dir.path().join("bundle.pem")))
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 mod ca;
 pub mod pace;
+mod pin;
+pub mod reach;
 mod retry;
 mod target;
 
@@ -39,6 +41,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// PEM files of extra certificate authorities to trust (`--ca-cert`).
     pub ca_certs: Vec<std::path::PathBuf>,
+    /// PEM files of server certificates trusted as they are (`--pin-cert`; `--ca-cert`'s too).
+    pub pin_certs: Vec<std::path::PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -50,6 +54,7 @@ impl Default for HttpSettings {
             request_timeout: Duration::from_secs(120),
             max_body_bytes: 256 * 1024 * 1024,
             ca_certs: Vec::new(),
+            pin_certs: Vec::new(),
         }
     }
 }
@@ -57,7 +62,10 @@ impl Default for HttpSettings {
 /// Why the network layer gave up. Every variant names the request's place (`Target`).
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("{target}: gave up after {attempts} attempts; last: {last}")]
+    #[error(
+        "{target}: gave up after {attempts} attempt{}; last: {last}",
+        if *.attempts == 1 { "" } else { "s" }
+    )]
     GaveUp {
         target: Target,
         attempts: u32,
@@ -152,9 +160,17 @@ pub struct HttpStats {
     /// Replies that asked the whole run to slow down (429, 503, a quota 403).
     pub rate_limited: u64,
 }
+tokio::task_local! {
+    /// The try of the request being sent (1 for the first), set by [`Transport::with_retry`]
+    /// for the request log.
+    static TRY: u32;
+}
+
 /// Sends single attempts, each paced by its host's [`pace::Pacer`].
 pub struct Transport {
     client: reqwest::Client,
+    /// The TLS set-up for named certificates, kept to build [`Transport::uncompressed_client`].
+    tls: Option<tokio_rustls::rustls::ClientConfig>,
     pacing: Arc<Pacing>,
     settings: HttpSettings,
     counters: HttpCounters,
@@ -170,29 +186,24 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// Builds the client; `pacing` holds the pacers it shares with any other transport to the same
-    /// hosts. Fails with [`HttpError::CaCert`] when a `--ca-cert` file is missing or holds no
-    /// usable certificate.
+    /// hosts. Fails with [`HttpError::CaCert`] when a `--ca-cert` or `--pin-cert` file is missing
+    /// or holds no usable certificate.
     pub fn new(settings: HttpSettings, pacing: Arc<Pacing>) -> Result<Arc<Transport>, HttpError> {
-        let extra_roots = ca::load_all(&settings.ca_certs)?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("roster-export/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(60));
-        if !extra_roots.is_empty() {
-            // Merged: the platform's verifier keeps its own roots and also trusts these.
-            builder = builder.tls_certs_merge(extra_roots);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| HttpError::Client(e.to_string()))?;
+        let tls = pin::client_config(&settings.ca_certs, &settings.pin_certs)?;
+        let client = build_client(&settings, tls.as_ref(), true)?;
         Ok(Arc::new(Transport {
             client,
+            tls,
             pacing,
             settings,
             counters: HttpCounters::default(),
         }))
+    }
+
+    /// A client like the transport's that leaves bodies as the host sent them (no gzip or brotli
+    /// decoding), so `Content-Encoding` can be seen; not paced, for a single probe.
+    pub fn uncompressed_client(&self) -> Result<reqwest::Client, HttpError> {
+        build_client(&self.settings, self.tls.as_ref(), false)
     }
 
     /// A transport with pacers of its own (one command, one tenant).
@@ -238,7 +249,13 @@ impl Transport {
         }
         let slot = pacer.acquire().await;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let (method, shown) = (
+            request.method().clone(),
+            crate::urls::loggable_url(request.url()),
+        );
+        let started = std::time::Instant::now();
         let reply = self.read(request).await;
+        log_request(&method, &shown, started.elapsed(), &reply);
         slot.finish(match &reply {
             Ok(reply) => pace::Outcome::Answered {
                 status: reply.status,
@@ -322,9 +339,11 @@ impl Transport {
     {
         let policy = &self.settings.retry;
         let mut n = 1;
+        let mut tries = 0;
         let mut waited = Duration::ZERO;
         loop {
-            match attempt(n).await {
+            tries += 1;
+            match TRY.scope(tries, attempt(n)).await {
                 Step::Done(value) => return Ok(value),
                 Step::Fatal(err) => return Err(err),
                 Step::Retry {
@@ -384,6 +403,80 @@ impl Transport {
             }
         }
     }
+}
+
+/// The reqwest client: no redirects, the timeouts, and the named certificates' TLS set-up.
+fn build_client(
+    settings: &HttpSettings,
+    tls: Option<&tokio_rustls::rustls::ClientConfig>,
+    decompress: bool,
+) -> Result<reqwest::Client, HttpError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("roster-export/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.request_timeout)
+        .pool_idle_timeout(Duration::from_secs(60));
+    if let Some(tls) = tls {
+        builder = builder.tls_backend_preconfigured(tls.clone());
+    }
+    if !decompress {
+        builder = builder.no_gzip().no_brotli();
+    }
+    builder
+        .build()
+        .map_err(|e| HttpError::Client(e.to_string()))
+}
+
+/// One line per request at `-v` (method, URL without secrets, status, time, bytes, try), and its
+/// response headers at `-vv`, those that may carry secrets masked.
+fn log_request(
+    method: &reqwest::Method,
+    shown: &str,
+    took: Duration,
+    reply: &Result<Reply, AttemptError>,
+) {
+    let ms = took.as_millis() as u64;
+    let attempt = TRY.try_with(|n| *n).unwrap_or(1);
+    match reply {
+        Ok(reply) => {
+            tracing::debug!(
+                status = reply.status.as_u16(),
+                ms,
+                bytes = reply.body.len(),
+                attempt,
+                "{method} {shown}"
+            );
+            if tracing::enabled!(tracing::Level::TRACE) {
+                tracing::trace!("{method} {shown}: {}", shown_headers(&reply.headers));
+            }
+        }
+        Err(AttemptError::TooLarge(limit)) => {
+            tracing::debug!(
+                ms,
+                attempt,
+                "{method} {shown}: body over the {limit}-byte cap"
+            );
+        }
+        Err(AttemptError::Transport(e)) => {
+            tracing::debug!(ms, attempt, "{method} {shown}: {e}");
+        }
+    }
+}
+
+/// Response headers for the log, values that may be secrets masked.
+fn shown_headers(headers: &HeaderMap) -> String {
+    let shown: Vec<String> = headers
+        .iter()
+        .map(|(name, value)| {
+            if value.is_sensitive() || crate::urls::is_secret_name(name.as_str()) {
+                format!("{name}: …")
+            } else {
+                format!("{name}: {}", String::from_utf8_lossy(value.as_bytes()))
+            }
+        })
+        .collect();
+    shown.join("; ")
 }
 
 #[cfg(test)]

@@ -207,13 +207,27 @@ fn certificate_reason(problem: &CertificateError) -> String {
         CertificateError::BadSignature => {
             "its signature does not match its issuer's key (BadSignature)".to_string()
         }
+        other if is_ca_as_server(other) => {
+            "the server presents an authority's certificate (CA:TRUE) as its own, as \
+             `openssl req -x509` makes them (CaUsedAsEndEntity)"
+                .to_string()
+        }
         other => other.to_string(),
     }
+}
+
+/// webpki's `CaUsedAsEndEntity`, which rustls passes on as an "other" error.
+fn is_ca_as_server(problem: &CertificateError) -> bool {
+    format!("{problem:?}").contains("CaUsedAsEndEntity")
 }
 
 /// What a person can do about a rejected certificate.
 fn certificate_hint(problem: &CertificateError) -> &'static str {
     match problem {
+        other if is_ca_as_server(other) => {
+            " — if it is the district's own self-signed certificate, name that very file with \
+             --ca-cert FILE or --pin-cert FILE to trust exactly it"
+        }
         CertificateError::UnknownIssuer | CertificateError::BadSignature => {
             " — if the server's certificate comes from a private authority (the district's own, or \
              a TLS-inspecting proxy's), trust that authority with --ca-cert FILE"
@@ -233,6 +247,9 @@ fn certificate_hint(problem: &CertificateError) -> &'static str {
 
 /// One line for a transport failure, walking the source chain for the useful part.
 fn describe_transport(err: &reqwest::Error) -> String {
+    if let Some(unreachable) = super::reach::cannot_reach(err) {
+        return unreachable;
+    }
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::export::{Changes, CollectionOutput, PublishReport};
 use crate::http::HostReport;
 use crate::pager::WalkStats;
+use crate::progress::thousands;
 use crate::state::CollectionState;
 
 /// One collection's figures.
@@ -54,8 +55,17 @@ impl CollectionSummary {
         }
     }
 
-    /// One log line (a JSON event with fields under --log-format json).
+    /// One log line; on a terminal only with `-v`, since the closing table says the same.
     pub fn log(&self) {
+        if crate::logging::on_terminal() {
+            tracing::debug!(
+                collection = self.collection.name(),
+                records = self.records,
+                "{} done",
+                self.collection.name()
+            );
+            return;
+        }
         tracing::info!(
             collection = self.collection.name(),
             records = self.records,
@@ -147,11 +157,12 @@ impl RunSummary {
 
     /// The end-of-run table for a person reading stderr.
     pub fn table(&self) -> String {
+        let n = |v: u64| thousands(v);
         let mut out = String::new();
         let replaced = self.output.replaced;
         let _ = write!(
             out,
-            "{:<18}{:>10}{:>8}{:>10}{:>9}{:>9}",
+            "{:<18}{:>12}{:>9}{:>10}{:>9}{:>9}",
             "collection", "records", "pages", "requests", "retries", "seconds"
         );
         let incremental = self.mode == Mode::Incremental;
@@ -159,36 +170,42 @@ impl RunSummary {
             let _ = write!(out, "{:>9}", "pull");
         }
         if replaced {
-            let _ = write!(out, "{:>9}{:>9}{:>9}", "added", "removed", "changed");
+            let _ = write!(out, "{:>11}{:>11}{:>11}", "added", "removed", "changed");
         }
         out.push('\n');
         for c in &self.collections {
             let _ = write!(
                 out,
-                "{:<18}{:>10}{:>8}{:>10}{:>9}{:>9.2}",
+                "{:<18}{:>12}{:>9}{:>10}{:>9}{:>9.2}",
                 c.collection.name(),
-                c.records,
-                c.pages,
-                c.requests,
-                c.retries,
+                n(c.records),
+                n(c.pages),
+                n(c.requests),
+                n(c.retries),
                 c.seconds
             );
             if incremental {
                 let _ = write!(out, "{:>9}", c.pull());
             }
             if let Some(d) = self.changes(c.collection) {
-                let _ = write!(out, "{:>9}{:>9}{:>9}", d.added, d.removed, d.changed);
+                let _ = write!(
+                    out,
+                    "{:>11}{:>11}{:>11}",
+                    n(d.added),
+                    n(d.removed),
+                    n(d.changed)
+                );
             }
             out.push('\n');
         }
         let _ = writeln!(
             out,
-            "{:<18}{:>10}{:>8}{:>10}{:>9}{:>9.2}",
+            "{:<18}{:>12}{:>9}{:>10}{:>9}{:>9.2}",
             "total",
-            self.records(),
-            self.collections.iter().map(|c| c.pages).sum::<u64>(),
-            self.requests,
-            self.retries,
+            n(self.records()),
+            n(self.collections.iter().map(|c| c.pages).sum::<u64>()),
+            n(self.requests),
+            n(self.retries),
             self.seconds
         );
         for host in &self.hosts {

@@ -8,6 +8,8 @@
 //! before any request or file is made. It is a plain function of its layers, so the many-tenant
 //! run builds one `Config` per profile the same way.
 
+mod init;
+mod keys;
 mod profile;
 mod provider;
 mod resolve;
@@ -19,8 +21,10 @@ use crate::auth::{AuthKind, ClientAuth, SignatureMethod};
 use crate::export::{Format, ShrinkLimit, ValidateMode};
 use crate::http::Limit;
 
+pub use init::{Initialized, init_profile};
 pub use profile::{
-    ConfigFile, Profile, default_path, listing as profile_listing, names as profile_names,
+    ConfigFile, DefaultProfile, Profile, default_path, default_profile, listing as profile_listing,
+    names as profile_names,
 };
 pub use provider::{Provider, ProviderName};
 pub use resolve::{Config, Connection, DEFAULT_FULL_EVERY_DAYS, Incremental, Plan, Pull};
@@ -93,6 +97,8 @@ macro_rules! settings {
             pub headers: Vec<HeaderSetting>,
             /// Extra certificate authorities: every layer's are trusted.
             pub ca_certs: Vec<PathBuf>,
+            /// Server certificates trusted as they are: every layer's.
+            pub pin_certs: Vec<PathBuf>,
         }
 
         impl Settings {
@@ -108,12 +114,15 @@ macro_rules! settings {
                 headers.extend(self.headers);
                 let mut ca_certs = self.ca_certs;
                 ca_certs.extend(lower.ca_certs);
+                let mut pin_certs = self.pin_certs;
+                pin_certs.extend(lower.pin_certs);
                 Settings {
                     $( $field: self.$field.or(lower.$field), )*
                     token_url,
                     oidc_authority,
                     headers,
                     ca_certs,
+                    pin_certs,
                 }
             }
         }

@@ -29,6 +29,8 @@ use crate::http::Limit;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The profile used when no `--profile` is given.
+    pub default_profile: Option<String>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
 }
@@ -61,6 +63,7 @@ pub struct Profile {
     /// A file of `Name: value` lines, as `--header-file` takes.
     pub header_file: Option<PathBuf>,
     pub ca_cert: Option<Vec<PathBuf>>,
+    pub pin_cert: Option<Vec<PathBuf>>,
     pub rate: Option<Limit<f64>>,
     pub burst: Option<u32>,
     pub max_attempts: Option<u32>,
@@ -150,6 +153,21 @@ pub fn read(explicit: Option<&Path>) -> Result<(PathBuf, ConfigFile, bool), Sett
     let private = std::fs::metadata(&path)
         .map(|m| m.permissions().mode() & 0o077 == 0)
         .unwrap_or(false);
+    let unknown = super::keys::unknown_keys(
+        &text,
+        super::keys::field_names::<ConfigFile>(),
+        super::keys::field_names::<Profile>(),
+    );
+    if !unknown.is_empty() {
+        let lines: Vec<String> = unknown.iter().map(|u| format!("\n  {u}")).collect();
+        return Err(SettingsError(format!(
+            "config file {}: {} unknown key{}:{}",
+            path.display(),
+            unknown.len(),
+            if unknown.len() == 1 { "" } else { "s" },
+            lines.concat()
+        )));
+    }
     let file: ConfigFile = toml::from_str(&text).map_err(|e| {
         // The message and the place, not toml's quoted source line: it may hold a secret.
         let place = match e.span() {
@@ -203,6 +221,57 @@ pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, SettingsError
     };
     anchor_paths(&mut loaded.profile, &loaded.file);
     Ok(loaded)
+}
+
+/// The profile a run uses when none is named, and why that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultProfile {
+    pub name: String,
+    pub file: PathBuf,
+    pub why: &'static str,
+}
+
+/// The profile to use when no `--profile` is given: the file's `default_profile`, else a profile
+/// named `default`, else its only profile. `None` when there is no config file at the default
+/// place (a file named by `--config` must exist) or no profile stands out.
+pub fn default_profile(explicit: Option<&Path>) -> Result<Option<DefaultProfile>, SettingsError> {
+    if explicit.is_none() && !default_path().is_some_and(|p| p.exists()) {
+        return Ok(None);
+    }
+    let (file, config, _) = read(explicit)?;
+    let names: Vec<&String> = config.profiles.keys().collect();
+    let (name, why) = match &config.default_profile {
+        Some(name) if config.profiles.contains_key(name) => (name.clone(), "its default_profile"),
+        Some(name) => {
+            return Err(SettingsError(format!(
+                "config file {}: default_profile = \"{name}\" names no profile; it has {}",
+                file.display(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names
+                        .iter()
+                        .map(|n| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )));
+        }
+        None if config.profiles.contains_key("default") => {
+            ("default".to_string(), "the profile named default")
+        }
+        None if names.len() == 1 => (names[0].clone(), "its only profile"),
+        None => {
+            tracing::debug!(
+                config = %file.display(),
+                "no profile chosen: the config file has {} profiles, none named default and no \
+                 default_profile; pass --profile NAME",
+                names.len()
+            );
+            return Ok(None);
+        }
+    };
+    Ok(Some(DefaultProfile { name, file, why }))
 }
 
 impl Loaded {
@@ -271,6 +340,7 @@ impl Loaded {
             signature_method: p.signature_method,
             headers,
             ca_certs: p.ca_cert.clone().unwrap_or_default(),
+            pin_certs: p.pin_cert.clone().unwrap_or_default(),
             rate: p.rate,
             burst: p.burst,
             max_attempts: p.max_attempts,
@@ -323,7 +393,12 @@ fn anchor_paths(profile: &mut Profile, file: &Path) {
     {
         anchor(path);
     }
-    for path in profile.ca_cert.iter_mut().flatten() {
+    for path in profile
+        .ca_cert
+        .iter_mut()
+        .chain(profile.pin_cert.iter_mut())
+        .flatten()
+    {
         anchor(path);
     }
     let secrets = [

@@ -114,15 +114,7 @@ impl Config {
     /// Checks `settings` for an export.
     pub fn resolve(settings: &Settings) -> Result<Config, SettingsError> {
         let connection = Connection::resolve(settings, true)?;
-        if connection.scopes.is_empty() {
-            return Err(SettingsError(
-                "no scope given: add --scope roster.readonly (or another scope)".into(),
-            ));
-        }
-        let collections = plan(
-            &connection.scopes,
-            settings.only.as_deref().unwrap_or_default(),
-        )?;
+        let collections = connection.planned(settings)?;
         let pull = pull(settings)?;
         let mut output = output(settings)?;
         output.delta = matches!(pull, Pull::Since(_));
@@ -152,7 +144,7 @@ impl Connection {
         let (scopes, scope) = scopes(settings)?;
         let base_url = match &settings.base_url {
             Some(text) => Some(base_url(text)?),
-            None if need_base => return Err(missing("--base-url", env::BASE_URL)),
+            None if need_base => return Err(missing("--base-url", env::BASE_URL, settings)),
             None => None,
         };
         let credentials = credentials(settings, scope)?;
@@ -168,10 +160,33 @@ impl Connection {
     }
 }
 
-fn missing(flag: &str, var: &str) -> SettingsError {
-    SettingsError(format!(
-        "{flag} is required (or set {var}, use a --profile or --provider, or --demo)"
-    ))
+/// `flag` is needed and no layer set it. Only the URLs can come from a provider preset, so only
+/// they suggest `--provider`, and not when one is already named.
+impl Connection {
+    /// The collections to fetch: those the scopes grant, narrowed by `--only`, in export order.
+    pub fn planned(&self, settings: &Settings) -> Result<Vec<CollectionId>, SettingsError> {
+        if self.scopes.is_empty() {
+            return Err(SettingsError(
+                "no scope given: add --scope roster.readonly (or another scope)".into(),
+            ));
+        }
+        plan(&self.scopes, settings.only.as_deref().unwrap_or_default())
+    }
+}
+
+fn missing(flag: &str, var: &str, settings: &Settings) -> SettingsError {
+    let url = matches!(flag, "--base-url" | "--token-url");
+    SettingsError(match settings.provider {
+        Some(provider) if url => format!(
+            "{flag} is required: the {provider} provider has no fixed one (each district has its \
+             own); pass {flag} or set {var}"
+        ),
+        None if url => format!(
+            "{flag} is required (or set {var}, use a --profile or a --provider that knows it, or \
+             --demo)"
+        ),
+        _ => format!("{flag} is required (or set {var}, or put it in a --profile)"),
+    })
 }
 
 /// The scopes as given, and the `scope` parameter: URIs, unless sent as written.
@@ -217,7 +232,7 @@ fn credentials(settings: &Settings, scope: String) -> Result<Credentials, Settin
         settings
             .client_id
             .clone()
-            .ok_or_else(|| missing("--client-id", env::CLIENT_ID))
+            .ok_or_else(|| missing("--client-id", env::CLIENT_ID, settings))
     };
     let client_secret = || {
         required(settings.client_secret.as_ref(), || {
@@ -231,7 +246,7 @@ fn credentials(settings: &Settings, scope: String) -> Result<Credentials, Settin
         let text = settings
             .token_url
             .as_deref()
-            .ok_or_else(|| missing("--token-url", env::TOKEN_URL))?;
+            .ok_or_else(|| missing("--token-url", env::TOKEN_URL, settings))?;
         Ok(checked_url("--token-url", text)?)
     };
     let client_auth = settings.client_auth.unwrap_or_default();
@@ -290,7 +305,7 @@ fn credentials(settings: &Settings, scope: String) -> Result<Credentials, Settin
             let username = settings
                 .username
                 .clone()
-                .ok_or_else(|| missing("--username", env::USERNAME))?;
+                .ok_or_else(|| missing("--username", env::USERNAME, settings))?;
             let password = required(settings.password.as_ref(), || {
                 format!(
                     "no password: set {} or pass --password-file FILE",
@@ -404,6 +419,7 @@ fn http(settings: &Settings) -> Result<HttpSettings, SettingsError> {
         },
         request_timeout: settings.timeout.map_or(defaults.request_timeout, secs),
         ca_certs: settings.ca_certs.clone(),
+        pin_certs: settings.pin_certs.clone(),
         ..defaults
     })
 }

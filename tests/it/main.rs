@@ -4,7 +4,9 @@
 mod support;
 
 mod auth;
+mod check;
 mod cli;
+mod diagnosis;
 mod faults;
 mod fleet;
 mod formats;
@@ -18,6 +20,7 @@ mod roster_csv;
 mod safety;
 mod security;
 mod servers;
+mod setup;
 mod signing;
 mod summary;
 mod tls;

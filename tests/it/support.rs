@@ -143,6 +143,33 @@ pub fn bin() -> assert_cmd::Command {
     cmd
 }
 
+/// The binary running `subcommand` (`check`, `init`, …) with a scrubbed environment, pointed
+/// at no server.
+pub fn bin_for(subcommand: &[&str]) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::from_std(bin_for_std(subcommand));
+    cmd.timeout(RUN_TIMEOUT);
+    cmd
+}
+
+/// What `cmd` printed and its exit code, checked for secrets.
+pub fn ran(cmd: &mut assert_cmd::Command) -> Ran {
+    let output = cmd.output().unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_no_secret("stdout", &stdout);
+    assert_no_secret("stderr", &stderr);
+    Ran {
+        code: output.status.code(),
+        stdout,
+        stderr,
+    }
+}
+
+/// A loopback port nothing listens on (bound, then let go).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 pub fn bin_std() -> std::process::Command {
     bin_for_std(&[])
 }
@@ -339,6 +366,29 @@ impl Ran {
         assert!(
             self.stderr.contains(text),
             "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts that stderr does not say `text`.
+    #[track_caller]
+    pub fn never_says(&self, text: &str) -> &Ran {
+        assert!(
+            !self.stderr.contains(text),
+            "stderr says {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts that stdout shows `text`.
+    #[track_caller]
+    pub fn shows(&self, text: &str) -> &Ran {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}\nstderr:\n{}",
+            self.stdout,
             self.stderr
         );
         self

@@ -240,3 +240,56 @@ fn oauth1_signs_https_urls_the_server_accepts() {
         "{stats:?}"
     );
 }
+
+/// A self-signed certificate with CA:TRUE that the server uses as its own, as
+/// `openssl req -x509` makes them.
+fn self_signed_server(name: &str) -> (String, TlsIdentity) {
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let identity = TlsIdentity {
+        cert_chain_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    };
+    (cert.pem(), identity)
+}
+
+#[test]
+fn a_self_signed_ca_certificate_used_by_the_server_is_trusted_only_when_named() {
+    let (pem, identity) = self_signed_server("district server");
+    let (other_pem, _) = self_signed_server("some other server");
+    let server = Server::start(SandboxOptions {
+        tls: Some(identity),
+        ..Default::default()
+    });
+    let dir = workdir();
+    let cert = write(dir.path(), "server.pem", &pem);
+    let other = write(dir.path(), "other.pem", &other_pem);
+    let out = dir.path().join("b.zip");
+    let export = |flag: &str, file: &Path| {
+        run_to(
+            server
+                .export()
+                .args(["--scope", "roster.readonly", "--only", "orgs", flag])
+                .arg(file),
+            &out,
+        )
+    };
+    export("--ca-cert", &cert).exits(0);
+    assert_eq!(manifest(&bundle_files(&out))["file.orgs"], "bulk");
+    export("--pin-cert", &cert).exits(0);
+    for flag in ["--ca-cert", "--pin-cert"] {
+        export(flag, &other)
+            .exits(4)
+            .says("the server's certificate was rejected");
+    }
+    run_to(server.export().args(["--scope", "roster.readonly"]), &out)
+        .exits(4)
+        .says("--ca-cert");
+}
