@@ -15,7 +15,8 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 
 use super::changes::{self, Applied, ChangeError, Changes};
-use super::server::{Shared, json_response};
+use super::responses::json_response;
+use super::state::Shared;
 use super::tls::TlsListener;
 
 /// The address a connection came from, over plain TCP or TLS.

@@ -14,7 +14,7 @@ use super::data::Data;
 use super::endpoints::View;
 use super::faults::mix;
 use super::json::{Members, object_members, push_object};
-use super::listing::{self, Listing};
+use super::listing::Listing;
 use super::overlay::{Entry, Overlay, Rec, next_stamp};
 use oneroster::CollectionId;
 
@@ -350,10 +350,9 @@ pub(crate) fn churn(
     for k in 0..n as u64 {
         let h = mix(seed, k);
         let collection = CHURNED[(h % CHURNED.len() as u64) as usize];
-        let listing = listings.entry(collection).or_insert_with(|| {
-            let all = listing::Members::range(0, data.len(collection));
-            Listing::build(data, overlay, collection, all, |_| true)
-        });
+        let listing = listings
+            .entry(collection)
+            .or_insert_with(|| Listing::whole(data, overlay, collection));
         let len = listing.len();
         // The first record from a seeded start that this batch has not touched yet.
         let picked = (0..len).find_map(|step| {

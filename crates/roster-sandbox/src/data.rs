@@ -6,12 +6,12 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::District;
+use super::cond::Cond;
 use super::endpoints::View;
 use super::fixture::{FixtureDistrict, fixture_district};
 use super::json::pick_members;
-use super::listing::Members;
-use super::relations::Cond;
+use super::members::Members;
+use super::options::District;
 use super::synthetic::{Id, Synthetic};
 use oneroster::CollectionId;
 

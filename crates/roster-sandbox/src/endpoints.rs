@@ -5,6 +5,9 @@ use serde_json::Value;
 
 use oneroster::{COLLECTIONS, CollectionId, KnownScope};
 
+/// The path every API endpoint hangs off.
+pub const BASE_PATH: &str = "/ims/oneroster/v1p1";
+
 /// A typed view over a base collection, or the whole collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum View {

@@ -25,315 +25,57 @@
 
 mod admin;
 mod changes;
+mod cond;
 mod data;
 mod derived;
 mod endpoints;
 mod faults;
 mod filter;
 mod fixture;
+mod gate;
 mod json;
 mod listing;
+mod members;
 mod oauth1;
+mod options;
 mod overlay;
 mod query;
 mod ratelimit;
 mod reads;
 mod relations;
+mod responses;
 mod server;
+mod state;
+mod stats;
+mod store;
 mod synthetic;
 #[cfg(test)]
 mod tests;
 mod tls;
 mod tokens;
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use endpoints::Endpoint;
-use oneroster::{CollectionId, KnownScope, NESTED_READS};
+use oneroster::{CollectionId, KnownScope};
+use stats::Counters;
 
 pub use changes::{Applied, AppliedChange, Change, ChangeError, ChangeOp, Changes};
+pub use endpoints::BASE_PATH;
 pub use faults::{Fault, Faults};
 pub use fixture::{FixtureDistrict, fixture_district};
+pub use options::{District, FilterSupport, SandboxOptions, Vendor};
 pub use overlay::BASE_INSTANT;
 pub use ratelimit::{Quota, RateHeaders, RateLimit};
+pub use stats::SandboxStats;
 pub use tls::TlsIdentity;
-
-/// The path every API endpoint hangs off.
-pub const BASE_PATH: &str = "/ims/oneroster/v1p1";
-
-/// Which district the sandbox serves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum District {
-    /// The small hand-written district in `fixtures/district/`.
-    #[default]
-    Fixture,
-    /// A generated district of about this many users (1 to 50,000,000); the same size and seed
-    /// always give the same bytes.
-    Synthetic { users: u64, seed: u64 },
-}
-
-/// Whose habits the sandbox copies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Vendor {
-    /// The 1.1 specification's shapes.
-    #[default]
-    Standard,
-    /// Blackbaud's OneRoster API: a spent quota is 403 with `Retry-After` and
-    /// `{"statusCode":403,"message":…}`, pages carry `status_info_set` (docs/oneroster-notes.md §8.1).
-    Blackbaud,
-}
-
-/// What the sandbox does with `filter`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum FilterSupport {
-    /// The v1.1 grammar, as specified.
-    #[default]
-    Honoured,
-    /// Every filter is refused: 400 `invalid_filter_field`, as hosts without filters answer.
-    Refused,
-    /// The parameter is ignored: every read answers as if unfiltered.
-    Ignored,
-}
-
-/// How the sandbox behaves.
-#[derive(Debug, Clone)]
-pub struct SandboxOptions {
-    pub district: District,
-    pub client_id: String,
-    pub client_secret: String,
-    /// How long issued tokens live (`expires_in`); expired tokens get 401.
-    pub token_lifetime: Duration,
-    /// Tokens also expire after authorizing this many API requests: a token that runs out
-    /// mid-run, the same on every machine however fast.
-    pub token_max_uses: Option<u64>,
-    /// Page size when a request gives no `limit`.
-    pub default_limit: u64,
-    /// Silently serve at most this many records per page, whatever `limit` asks (PowerSchool-style).
-    pub page_cap: Option<u64>,
-    /// Send `X-Total-Count`.
-    pub total_count: bool,
-    /// Send `Link` with next/last/first/prev.
-    pub link_header: bool,
-    /// Added before every API response.
-    pub latency: Option<Duration>,
-    /// A rate limit across all clients: past it, 429 with `Retry-After` (the real wait, in whole
-    /// seconds); announced, if so configured, in headers on every API response.
-    pub rate_limit: Option<RateLimit>,
-    /// Gzip responses for clients that send `Accept-Encoding: gzip` (off by default: on loopback
-    /// it costs more than it saves, and benchmarks want the raw path).
-    pub compression: bool,
-    /// Answer some collection pages with injected faults.
-    pub faults: Option<Faults>,
-    /// Whose response shapes and quota replies to copy.
-    pub vendor: Vendor,
-    /// Collections the host does not offer: their endpoints answer 404 (many hosts leave out
-    /// demographics, gradebook or resources).
-    pub missing: Vec<CollectionId>,
-    /// Scopes the host never grants, though the token request succeeds (a district that did
-    /// not share that data): requests that need them get 403.
-    pub withheld_scopes: Vec<KnownScope>,
-    /// Put this origin (`http://host:port`) in `Link` URLs instead of the server's own, as a
-    /// misconfigured or hostile host would.
-    pub link_origin: Option<String>,
-    /// The service user the password grant accepts.
-    pub username: String,
-    pub password: String,
-    /// Refresh tokens valid at start (a user authorized the app out of band). Each use of one
-    /// retires it and issues a new one, unless the request asks to preserve it.
-    pub refresh_tokens: Vec<String>,
-    /// Wait this long before answering a refresh-token grant, after the old token is retired: a
-    /// window in which a client can die holding a token it never saved.
-    pub refresh_reply_delay: Option<Duration>,
-    /// The token endpoint knows scopes only by their short names (`roster.readonly`), as some
-    /// hosts do, and refuses the URIs.
-    pub short_scope_names: bool,
-    /// What `filter` does.
-    pub filters: FilterSupport,
-    /// Every API request must carry `Bb-Api-Subscription-Key` with this value (Blackbaud SKY).
-    pub subscription_key: Option<String>,
-    /// Serve HTTPS with this certificate and key instead of plain HTTP.
-    pub tls: Option<TlsIdentity>,
-}
-
-impl Default for SandboxOptions {
-    fn default() -> Self {
-        SandboxOptions {
-            district: District::Fixture,
-            client_id: "demo-client".to_string(),
-            client_secret: "demo-secret".to_string(),
-            token_lifetime: Duration::from_secs(3600),
-            token_max_uses: None,
-            default_limit: 100,
-            page_cap: None,
-            total_count: true,
-            link_header: true,
-            latency: None,
-            rate_limit: None,
-            compression: false,
-            faults: None,
-            vendor: Vendor::Standard,
-            missing: Vec::new(),
-            withheld_scopes: Vec::new(),
-            link_origin: None,
-            username: "demo-user".to_string(),
-            password: "demo-password".to_string(),
-            refresh_tokens: vec!["demo-refresh-token".to_string()],
-            refresh_reply_delay: None,
-            short_scope_names: false,
-            filters: FilterSupport::Honoured,
-            subscription_key: None,
-            tls: None,
-        }
-    }
-}
-
-/// What the sandbox has seen, for tests and benchmarks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SandboxStats {
-    /// Requests under the API base path (not the token endpoint), whatever their answer.
-    pub api_requests: u64,
-    pub tokens_issued: u64,
-    /// Token requests refused (bad credentials, grant or scope).
-    pub token_refusals: u64,
-    /// API requests answered 401 (missing, unknown or expired token).
-    pub unauthorized: u64,
-    /// API requests answered 403 (scope missing).
-    pub forbidden: u64,
-    /// API requests answered 429 by the rate limit.
-    pub rate_limited: u64,
-    /// API requests answered 404 (unknown endpoint or sourcedId).
-    pub not_found: u64,
-    /// API requests answered 400 (bad `limit` or `offset`).
-    pub bad_requests: u64,
-    /// Records served in collection pages and single-record reads.
-    pub records_served: u64,
-    /// Authorized requests per endpoint: `users`, `students`, … for pages, `users/{id}` for
-    /// single records, the binding's template (`schools/{school_id}/classes`) for relationship
-    /// reads. Endpoints never asked for are left out.
-    pub per_path: BTreeMap<String, u64>,
-    /// Faults injected so far, by kind (see [`Fault::name`]).
-    pub faults_injected: BTreeMap<String, u64>,
-    /// Tokens issued per grant type (`client_credentials`, `refresh_token`, `password`).
-    pub grants: BTreeMap<String, u64>,
-    /// Refresh tokens retired and replaced by a new one.
-    pub refresh_rotations: u64,
-    /// How token requests authenticated the client: `basic`, `body` or `none`.
-    pub client_auth: BTreeMap<String, u64>,
-    /// API requests admitted on an OAuth 1.0a signature.
-    pub oauth1_requests: u64,
-}
-
-#[derive(Debug)]
-pub(crate) struct Counters {
-    api_requests: AtomicU64,
-    tokens_issued: AtomicU64,
-    token_refusals: AtomicU64,
-    unauthorized: AtomicU64,
-    forbidden: AtomicU64,
-    rate_limited: AtomicU64,
-    not_found: AtomicU64,
-    bad_requests: AtomicU64,
-    records_served: AtomicU64,
-    grants: [AtomicU64; 3],
-    refresh_rotations: AtomicU64,
-    client_auth: [AtomicU64; 3],
-    oauth1_requests: AtomicU64,
-    /// Per endpoint: [pages, single records].
-    per_endpoint: Vec<[AtomicU64; 2]>,
-    /// Per relationship read, in `oneroster::NESTED_READS` order.
-    per_nested: Vec<AtomicU64>,
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            api_requests: AtomicU64::new(0),
-            tokens_issued: AtomicU64::new(0),
-            token_refusals: AtomicU64::new(0),
-            unauthorized: AtomicU64::new(0),
-            forbidden: AtomicU64::new(0),
-            rate_limited: AtomicU64::new(0),
-            not_found: AtomicU64::new(0),
-            bad_requests: AtomicU64::new(0),
-            records_served: AtomicU64::new(0),
-            grants: Default::default(),
-            refresh_rotations: AtomicU64::new(0),
-            client_auth: Default::default(),
-            oauth1_requests: AtomicU64::new(0),
-            per_endpoint: (0..Endpoint::count())
-                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
-                .collect(),
-            per_nested: NESTED_READS.iter().map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-}
-
-impl Counters {
-    fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> SandboxStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut per_path = BTreeMap::new();
-        for (index, [pages, singles]) in self.per_endpoint.iter().enumerate() {
-            let path = Endpoint::at(index).path;
-            if get(pages) > 0 {
-                per_path.insert(path.to_string(), get(pages));
-            }
-            if get(singles) > 0 {
-                per_path.insert(format!("{path}/{{id}}"), get(singles));
-            }
-        }
-        for (read, count) in NESTED_READS.iter().zip(&self.per_nested) {
-            if get(count) > 0 {
-                per_path.insert(read.path.to_string(), get(count));
-            }
-        }
-        SandboxStats {
-            api_requests: get(&self.api_requests),
-            tokens_issued: get(&self.tokens_issued),
-            token_refusals: get(&self.token_refusals),
-            unauthorized: get(&self.unauthorized),
-            forbidden: get(&self.forbidden),
-            rate_limited: get(&self.rate_limited),
-            not_found: get(&self.not_found),
-            bad_requests: get(&self.bad_requests),
-            records_served: get(&self.records_served),
-            per_path,
-            faults_injected: BTreeMap::new(),
-            grants: named(&self.grants, &GRANT_NAMES),
-            refresh_rotations: get(&self.refresh_rotations),
-            client_auth: named(&self.client_auth, &CLIENT_AUTH_NAMES),
-            oauth1_requests: get(&self.oauth1_requests),
-        }
-    }
-}
-
-/// The grant types the token endpoint serves, in `Counters::grants` order.
-pub(crate) const GRANT_NAMES: [&str; 3] = ["client_credentials", "refresh_token", "password"];
-/// How a token request authenticated the client, in `Counters::client_auth` order.
-pub(crate) const CLIENT_AUTH_NAMES: [&str; 3] = ["basic", "body", "none"];
-
-/// The non-zero counters of `counts`, by name.
-fn named(counts: &[AtomicU64; 3], names: &[&str; 3]) -> BTreeMap<String, u64> {
-    names
-        .iter()
-        .zip(counts)
-        .map(|(n, c)| (n.to_string(), c.load(Ordering::Relaxed)))
-        .filter(|(_, c)| *c > 0)
-        .collect()
-}
 
 /// A running sandbox. Stops on [`Sandbox::shutdown`] or when dropped.
 pub struct Sandbox {
@@ -342,7 +84,7 @@ pub struct Sandbox {
     origin: String,
     counters: Arc<Counters>,
     faults: Option<Arc<faults::Injector>>,
-    store: Arc<overlay::Store>,
+    store: Arc<store::Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -370,7 +112,7 @@ impl Sandbox {
             .faults
             .clone()
             .map(|f| Arc::new(faults::Injector::new(f)));
-        let store = Arc::new(overlay::Store::new(data::Data::new(&options.district)));
+        let store = Arc::new(store::Store::new(data::Data::new(&options.district)));
         let router = server::router(
             options,
             store.clone(),

@@ -16,17 +16,18 @@ use serde_json::Value;
 
 use super::data::Data;
 use super::derived;
-use super::endpoints::Endpoint;
+use super::endpoints::{BASE_PATH, Endpoint};
 use super::faults::{Fault, http_date_in};
+use super::gate::gate;
 use super::json::{push_padded, push_selected};
 use super::listing::{Item, Source};
+use super::options::{FilterSupport, Vendor};
 use super::query::{self, ListQuery, Refusal, Warning};
 use super::relations;
-use super::server::{
-    AppState, Shared, gate, json_response, origin, status_info, status_info_value,
-};
+use super::responses::{json_response, status_info, status_info_value};
+use super::state::{AppState, Shared};
+use super::stats::Counters;
 use super::tokens::bearer_token;
-use super::{BASE_PATH, Counters, FilterSupport, Vendor};
 use oneroster::{CollectionId, KnownScope, NestedRead};
 
 /// Pages with more records than this are written on a blocking thread, off the async workers.
@@ -313,7 +314,7 @@ async fn list(
     if state.options.link_header {
         let origin = match &state.options.link_origin {
             Some(foreign) => foreign.clone(),
-            None => origin(state.options.tls.is_some(), headers, state.addr),
+            None => state.origin(headers),
         };
         let link = link_header(&origin, path, query, limit, offset, total);
         if let Ok(value) = HeaderValue::from_str(&link) {
@@ -485,6 +486,7 @@ async fn fault_response(state: &AppState, fault: Option<Fault>) -> Option<Respon
     }
 }
 
+/// RFC 8288 links to the next (unless last), last, first and prev (unless first) pages, with the
 /// request's other query parameters kept as sent.
 fn link_header(
     origin: &str,

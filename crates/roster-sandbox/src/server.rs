@@ -1,47 +1,32 @@
-//! The HTTP side: routes, the token endpoint and OIDC discovery, status-info errors, and the gate
-//! every API request passes (counting, latency, the rate limit, the bearer token or OAuth 1.0a
-//! signature). What a read returns is in `reads.rs`; the admin endpoints in `admin.rs`.
+//! The HTTP side: the routes, the token endpoint and OIDC discovery, and the 404 for anything
+//! else. What a read returns is in `reads.rs`, the gate it passes first in `gate.rs`; the admin
+//! endpoints are in `admin.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
 use super::derived::DerivedCache;
+use super::endpoints::BASE_PATH;
 use super::faults::Injector;
-use super::oauth1::{self, Received, Verifier};
-use super::overlay::Store;
-use super::ratelimit::{self, Decision, Limiter};
-use super::tokens::{
-    RefreshTokens, Rejection, ScopeSet, Tokens, basic_credentials, random_token, same,
-};
-use super::{BASE_PATH, Counters, GRANT_NAMES, SandboxOptions, admin, reads};
+use super::gate::granted;
+use super::oauth1::Verifier;
+use super::options::SandboxOptions;
+use super::ratelimit::Limiter;
+use super::responses::{json_response, status_info};
+use super::state::{AppState, Shared};
+use super::stats::{Counters, GRANT_NAMES};
+use super::store::Store;
+use super::tokens::{RefreshTokens, ScopeSet, Tokens, basic_credentials, random_token, same};
+use super::{admin, reads};
 use oneroster::KnownScope;
-
-pub(crate) struct AppState {
-    pub options: SandboxOptions,
-    pub faults: Option<Arc<Injector>>,
-    /// The district: its base records and the overlay of changes.
-    pub store: Arc<Store>,
-    pub counters: Arc<Counters>,
-    tokens: Tokens,
-    refresh_tokens: RefreshTokens,
-    /// Checks OAuth 1.0a signed requests and remembers their nonces.
-    oauth1: Verifier,
-    pub limiter: Option<Limiter>,
-    /// Filtered and sorted reads, kept for paging through them.
-    pub derived: DerivedCache,
-    /// The bound address, for `Link` URLs when a request has no usable `Host`.
-    pub addr: SocketAddr,
-}
-
-pub(crate) type Shared = Arc<AppState>;
 
 pub(crate) fn router(
     options: SandboxOptions,
@@ -81,39 +66,6 @@ pub(crate) fn router(
     } else {
         router
     }
-}
-
-pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// A OneRoster status-info object (docs/oneroster-notes.md §5.2, the 1.1 OpenAPI shape).
-pub(crate) fn status_info_value(
-    code_major: &str,
-    severity: &str,
-    code_minor: &str,
-    description: &str,
-) -> serde_json::Value {
-    serde_json::json!({
-        "imsx_codeMajor": code_major,
-        "imsx_severity": severity,
-        "imsx_description": description,
-        "imsx_CodeMinor": {"imsx_codeMinorField": [
-            {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": code_minor}
-        ]},
-    })
-}
-
-/// A OneRoster status-info error body.
-pub(crate) fn status_info(status: StatusCode, code_minor: &str, description: &str) -> Response {
-    let body = status_info_value("failure", "error", code_minor, description);
-    json_response(status, body.to_string())
 }
 
 /// An OAuth 2.0 error body (RFC 6749 §5.2).
@@ -304,7 +256,7 @@ async fn token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> 
 
 /// `GET /.well-known/openid-configuration`: OIDC discovery, naming the token endpoint.
 async fn openid_configuration(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let origin = origin(state.options.tls.is_some(), &headers, state.addr);
+    let origin = state.origin(&headers);
     let body = serde_json::json!({
         "issuer": origin,
         "token_endpoint": format!("{origin}/token"),
@@ -313,145 +265,4 @@ async fn openid_configuration(State(state): State<Shared>, headers: HeaderMap) -
         "scopes_supported": KnownScope::ALL.iter().map(|s| s.uri()).collect::<Vec<_>>(),
     });
     json_response(StatusCode::OK, body.to_string())
-}
-
-/// The start of every API request: count it, wait out the latency, apply the rate limit (its
-/// decision goes to `decision`, for the headers that announce it), and check the bearer token
-/// or OAuth 1.0a signature. The scopes it grants, or the refusal.
-pub(crate) async fn gate(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    decision: &mut Option<Decision>,
-) -> Result<ScopeSet, Response> {
-    let counters = &state.counters;
-    Counters::bump(&counters.api_requests);
-    if let Some(key) = &state.options.subscription_key {
-        let sent = headers
-            .get("bb-api-subscription-key")
-            .and_then(|v| v.to_str().ok());
-        if !sent.is_some_and(|sent| same(sent, key)) {
-            Counters::bump(&counters.unauthorized);
-            let body = serde_json::json!({"statusCode": 401, "message":
-                "Access denied due to missing or invalid subscription key."});
-            return Err(json_response(StatusCode::UNAUTHORIZED, body.to_string()));
-        }
-    }
-    if let Some(latency) = state.options.latency {
-        tokio::time::sleep(latency).await;
-    }
-    if let Some(limiter) = &state.limiter {
-        let verdict = limiter.check();
-        *decision = Some(verdict);
-        if !verdict.admitted {
-            Counters::bump(&counters.rate_limited);
-            let mut response = status_info(
-                StatusCode::TOO_MANY_REQUESTS,
-                "server_busy",
-                "rate limit exceeded; retry after the time Retry-After gives",
-            );
-            ratelimit::retry_after(&verdict, response.headers_mut());
-            return Err(response);
-        }
-    }
-    // Signed requests (OAuth 1.0a) are checked here; any other goes to the bearer check.
-    let signed = oauth1_scopes(state, method, uri, headers).transpose()?;
-    let bearer = || state.tokens.check(headers);
-    signed.map_or_else(bearer, Ok).map_err(|rejection| {
-        Counters::bump(&counters.unauthorized);
-        let mut response = status_info(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            rejection.describe(),
-        );
-        let challenge = match rejection {
-            Rejection::Missing => "Bearer realm=\"sandbox\"",
-            Rejection::Unknown | Rejection::Expired => "Bearer error=\"invalid_token\"",
-        };
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
-        response
-    })
-}
-
-/// For a request signed with OAuth 1.0a (`Authorization: OAuth …`): every read scope the host
-/// does not withhold (such a client has no token scopes), or a 401 that says what failed.
-/// `None` for any other request, which goes to the bearer check.
-fn oauth1_scopes(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Option<Result<ScopeSet, Response>> {
-    if !oauth1::is_oauth(headers) {
-        return None;
-    }
-    // The client signed `scheme://{Host}{path}`, lower-cased, the scheme's default port omitted.
-    let tls = state.options.tls.is_some();
-    let origin = origin(tls, headers, state.addr).to_ascii_lowercase();
-    let default_port = if tls { ":443" } else { ":80" };
-    let base_uri = format!(
-        "{}{}",
-        origin.strip_suffix(default_port).unwrap_or(&origin),
-        uri.path()
-    );
-    let received = Received {
-        method: method.as_str(),
-        base_uri: &base_uri,
-        query: uri.query(),
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default(),
-    };
-    let options = &state.options;
-    let verdict = state.oauth1.verify(
-        &received,
-        &options.client_id,
-        &options.client_secret,
-        oauth1::unix_now(),
-    );
-    if let Err(failure) = verdict {
-        Counters::bump(&state.counters.unauthorized);
-        let mut response = status_info(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            &failure.to_string(),
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("OAuth realm=\"sandbox\""),
-        );
-        return Some(Err(response));
-    }
-    Counters::bump(&state.counters.oauth1_requests);
-    Some(Ok(granted(options, ScopeSet::all())))
-}
-
-/// The scopes of `asked` this host grants: all but the ones it withholds.
-fn granted(options: &SandboxOptions, asked: ScopeSet) -> ScopeSet {
-    KnownScope::ALL
-        .into_iter()
-        .filter(|s| asked.contains(*s) && !options.withheld_scopes.contains(s))
-        .fold(ScopeSet::default(), ScopeSet::with)
-}
-
-/// `scheme://host:port` the client used, from `Host` when it looks like one, else the bound address.
-pub(crate) fn origin(tls: bool, headers: &HeaderMap, addr: SocketAddr) -> String {
-    let scheme = if tls { "https" } else { "http" };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        });
-    match host {
-        Some(host) => format!("{scheme}://{host}"),
-        None => format!("{scheme}://{addr}"),
-    }
 }

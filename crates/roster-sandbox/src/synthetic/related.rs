@@ -2,9 +2,9 @@
 //! reference a given school, class, course, term, user or line item — without generating the rest.
 
 use super::{LINE_ITEMS_PER_CLASS, PERIODS, Synthetic, TERM_1, TERM_2};
+use crate::cond::Cond;
 use crate::endpoints::View;
-use crate::listing::Members;
-use crate::relations::Cond;
+use crate::members::Members;
 use oneroster::CollectionId;
 
 impl Synthetic {

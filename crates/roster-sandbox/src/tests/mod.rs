@@ -16,6 +16,7 @@ use reqwest::header::{
 use serde_json::Value;
 
 use super::*;
+use crate::endpoints::Endpoint;
 use oneroster::{COLLECTIONS, NESTED_READS, NestedRead, StatusInfo};
 
 mod changes;
