@@ -74,11 +74,13 @@ impl RateLimit {
     }
 
     /// The policy's quota and window in whole seconds, as the headers state it: a bucket of
-    /// burst B filling at N a second is B requests per B/N seconds.
+    /// burst B filling at N a second is N·w requests per w = ⌈B/N⌉ seconds, so the rate it
+    /// states is N even when the window is rounded up (B per ⌈B/N⌉ would understate it).
     fn policy(&self) -> (u32, u64) {
         match self.quota {
             Quota::TokenBucket { per_second, burst } => {
-                (burst, u64::from(burst.div_ceil(per_second)).max(1))
+                let window = burst.div_ceil(per_second).max(1);
+                (per_second * window, u64::from(window))
             }
             Quota::FixedWindow { requests, window } => (requests, ceil_secs(window)),
         }
@@ -330,7 +332,8 @@ mod tests {
         let mut h = HeaderMap::new();
         silent.announce(&decision, &mut h);
         assert!(h.is_empty(), "unannounced");
-        assert_eq!(RateLimit::bucket(5, 12).policy(), (12, 3));
+        assert_eq!(RateLimit::bucket(5, 12).policy(), (15, 3));
+        assert_eq!(RateLimit::bucket(20, 5).policy(), (20, 1));
         assert_eq!(RateLimit::per_second(20).policy(), (20, 1));
     }
 }

@@ -116,7 +116,7 @@ impl Default for PaceSettings {
 }
 
 /// Margin kept under a limit the host announces.
-const UNDER_ANNOUNCED: f64 = 0.97;
+const UNDER_ANNOUNCED: f64 = 0.99;
 /// After a 429, the new rate as a share of what the host was seen to admit.
 const AFTER_PUSHBACK: f64 = 0.9;
 /// How often a rate still looking for its ceiling grows, and by how much.
@@ -257,6 +257,9 @@ struct State {
     rate_bound: bool,
     /// The host's announced limit, when it sends one.
     announced: Option<Announced>,
+    /// For a limit announced without its window (`X-RateLimit-Limit` and `-Reset` only): the
+    /// longest reset seen, which is the window once one has just begun.
+    window_seen: Duration,
     /// Successful replies in the last [`ADMITTED_WINDOW`].
     admitted: VecDeque<Instant>,
     first_request: Option<Instant>,
@@ -278,6 +281,9 @@ struct State {
 
     requests: u64,
     pushbacks: u64,
+    /// Replies that were not a pushback, and when the last came.
+    ok: u64,
+    last_ok: Option<Instant>,
 }
 
 /// What an attempt to go found.
@@ -309,6 +315,7 @@ impl Pacer {
                 next_growth: now + SLOW_START_EVERY,
                 rate_bound: false,
                 announced: None,
+                window_seen: Duration::ZERO,
                 admitted: VecDeque::new(),
                 first_request: None,
                 pause_until: None,
@@ -324,6 +331,8 @@ impl Pacer {
                 round_pushback: false,
                 requests: 0,
                 pushbacks: 0,
+                ok: 0,
+                last_ok: None,
             }),
             changed: Notify::new(),
         }
@@ -381,12 +390,25 @@ impl Pacer {
     /// What the pacer found so far.
     pub fn report(&self) -> HostReport {
         let s = self.state.lock().expect("pacer lock");
+        let announced = s.announces_its_limit();
+        let mut rate = s.rate;
+        if s.pushbacks > 0 && !announced {
+            // A host that refused some requests allowed at most what it admitted over the run;
+            // the rate in force can be higher (a fixed window admits bursts), and pinning that
+            // would meet 429s again.
+            if let (Some(first), Some(last)) = (s.first_request, s.last_ok) {
+                let over = last.duration_since(first).as_secs_f64();
+                if over >= 1.0 {
+                    rate = rate.min(s.ok as f64 / over);
+                }
+            }
+        }
         HostReport {
             origin: self.origin.clone(),
             requests: s.requests,
             pushbacks: s.pushbacks,
-            rate: Some(s.rate),
-            announced: s.announced.and_then(|a| a.rate()).is_some(),
+            rate: Some(rate),
+            announced,
             concurrency: s.window.floor() as usize,
             peak_in_flight: s.peak_in_flight,
         }
@@ -408,6 +430,14 @@ impl Pacer {
 }
 
 impl State {
+    /// Whether the host states its limit: a quota with its window, or one whose window the
+    /// resets showed.
+    fn announces_its_limit(&self) -> bool {
+        self.announced.is_some_and(|a| {
+            a.rate().is_some() || (a.limit.is_some() && !self.window_seen.is_zero())
+        })
+    }
+
     fn try_go(&mut self, now: Instant) -> Gate {
         if let Some(until) = self.pause_until {
             if until > now {
@@ -458,6 +488,8 @@ impl State {
             self.pushback(now, sent, status, retry_after);
             return;
         }
+        self.ok += 1;
+        self.last_ok = Some(now);
         self.admitted.push_back(now);
         while self
             .admitted
@@ -477,8 +509,15 @@ impl State {
             if left == 0 && !reset.is_zero() {
                 self.pause(now + reset);
             } else if found.rate().is_none() && !reset.is_zero() {
-                // A quota with no window: spread what is left over the time to its reset.
-                rate = Some(left as f64 / reset.as_secs_f64() * UNDER_ANNOUNCED);
+                self.window_seen = self.window_seen.max(reset);
+                // A quota with no window: what is left spread over the time to its reset, but
+                // no faster than the whole quota over the longest window seen, which is the
+                // sustained rate (a reset in whole epoch seconds makes the first figure jumpy).
+                let left_rate = left as f64 / reset.as_secs_f64();
+                let sustained = found
+                    .limit
+                    .map_or(f64::INFINITY, |l| l as f64 / self.window_seen.as_secs_f64());
+                rate = Some(left_rate.min(sustained) * UNDER_ANNOUNCED);
             }
         }
         self.announced = Some(found);
@@ -503,17 +542,22 @@ impl State {
             return;
         }
         self.round_pushback = true;
-        let announced = self.announced.and_then(|a| a.rate()).is_some();
-        if !announced {
+        // A 503 that names no wait says the host is overloaded, not that we ask too often (a
+        // flaky proxy says it too): fewer at once, the same rate.
+        let overloaded = status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_none();
+        if !overloaded && !self.announces_its_limit() {
             let since = self
                 .first_request
                 .map_or(ADMITTED_WINDOW, |t| now.duration_since(t))
                 .clamp(Duration::from_millis(250), ADMITTED_WINDOW);
             let admitted = self.admitted.len() as f64 / since.as_secs_f64();
-            self.rate = self.capped(self.rate.min(admitted) * AFTER_PUSHBACK);
+            // What was admitted is the host's limit only when we asked for more; when we asked
+            // for less (a small collection, a pause), it says little: never more than halve.
+            let kept = self.rate.min(admitted).max(self.rate * 0.5);
+            self.rate = self.capped(kept * AFTER_PUSHBACK);
+            self.rate_slow_start = false;
+            self.next_growth = now + PROBE_EVERY;
         }
-        self.rate_slow_start = false;
-        self.next_growth = now + PROBE_EVERY;
         self.window_slow_start = false;
         let shrink = if status == StatusCode::SERVICE_UNAVAILABLE {
             0.75
@@ -552,7 +596,7 @@ impl State {
         if now < self.next_growth {
             return;
         }
-        let announced = self.announced.and_then(|a| a.rate()).is_some();
+        let announced = self.announces_its_limit();
         if self.rate_bound && !announced {
             let growth = if self.rate_slow_start {
                 SLOW_START_GROWTH
