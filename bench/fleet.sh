@@ -13,7 +13,7 @@ TENANTS=${TENANTS:-50}
 USERS=${USERS:-500}
 AT_ONCE=${AT_ONCE:-"8 16 32 50"}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"' EXIT
 
 cargo build --release --quiet --bins
 target=${CARGO_TARGET_DIR:-target}/release

@@ -217,6 +217,7 @@ pub async fn walk<S: PageSource, T: From<Passed> + Send + 'static>(
         settings,
         feed,
         page_bytes: (settings.page_size as usize).saturating_mul(BYTES_PER_RECORD),
+        page_seen: false,
         ids_hold: None,
         seen: SeenIds::default(),
         stats: WalkStats::default(),
@@ -237,8 +238,11 @@ struct Walk<'a, S, T> {
     keep_ids: bool,
     settings: &'a PagerSettings,
     feed: Feed<'a, T>,
-    /// The size of the collection's biggest page so far, what the next one is paid for in advance.
+    /// What the next page is paid for in advance: a guess from the page size until a page
+    /// arrives, then the collection's biggest page so far (a host that caps pages sends far
+    /// less than the guess, and paying the guess would leave the budget idle).
     page_bytes: usize,
+    page_seen: bool,
     /// What the seen-id set holds of its budget, once the total is known.
     ids_hold: Option<Hold>,
     /// The sourcedIds passed on.
@@ -488,7 +492,13 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
         self.stats.pages += 1;
         self.stats.requests += u64::from(fetched.attempts);
         self.stats.retries += u64::from(fetched.attempts.saturating_sub(1));
-        self.page_bytes = self.page_bytes.max(fetched.page.body_len());
+        let bytes = fetched.page.body_len();
+        self.page_bytes = if self.page_seen {
+            self.page_bytes.max(bytes)
+        } else {
+            bytes.max(4096)
+        };
+        self.page_seen = true;
         self.note_total(&fetched.headers);
     }
 

@@ -517,7 +517,14 @@ impl State {
                 let sustained = found
                     .limit
                     .map_or(f64::INFINITY, |l| l as f64 / self.window_seen.as_secs_f64());
-                rate = Some(left_rate.min(sustained) * UNDER_ANNOUNCED);
+                // Within a tenth of the sustained rate is a bucket near full (its reset is
+                // rounded up to whole seconds), not a quota running out.
+                let kept = if left_rate >= 0.9 * sustained {
+                    sustained
+                } else {
+                    left_rate
+                };
+                rate = Some(kept * UNDER_ANNOUNCED);
             }
         }
         self.announced = Some(found);
