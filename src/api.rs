@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use oneroster::{Collection, StatusInfo};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderMap};
+use reqwest::header::HeaderMap;
 use url::Url;
 
 use crate::auth::{AuthError, Authorizer};
@@ -195,14 +195,7 @@ impl PageSource for ApiClient {
                 let attempts = &attempts;
                 async move {
                     attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let mut request = match self
-                        .transport
-                        .client()
-                        .get(url.clone())
-                        .header(ACCEPT, "application/json")
-                        .headers(self.headers.clone())
-                        .build()
-                    {
+                    let mut request = match self.transport.json_get(url, &self.headers) {
                         Ok(r) => r,
                         Err(e) => {
                             return Step::Fatal(

@@ -202,14 +202,7 @@ impl Probe {
         let renewed = std::sync::atomic::AtomicBool::new(false);
         self.transport
             .with_retry(&target, |_| async {
-                let mut request = match self
-                    .transport
-                    .client()
-                    .get(url.clone())
-                    .header(ACCEPT, "application/json")
-                    .headers(self.headers.clone())
-                    .build()
-                {
+                let mut request = match self.transport.json_get(url, &self.headers) {
                     Ok(request) => request,
                     Err(e) => return Step::Fatal(Error::Internal(e.to_string())),
                 };

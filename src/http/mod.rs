@@ -226,6 +226,19 @@ impl Transport {
         &self.client
     }
 
+    /// A GET of `url` asking for JSON, with `headers` added: how every API read starts.
+    pub fn json_get(
+        &self,
+        url: &url::Url,
+        headers: &HeaderMap,
+    ) -> reqwest::Result<reqwest::Request> {
+        self.client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .headers(headers.clone())
+            .build()
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> HttpStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
