@@ -22,8 +22,8 @@ use crate::settings::{self, Config, Settings, SettingsError};
 
 /// Tenants run at once when `--tenants` is not given. A tenant mostly waits on its host; measured
 /// with 50 tenants on their own hosts (README "Performance"), 8 at once ran 7× faster than one
-/// after another, 32 at once 15× (peak 128 MiB), 50 at once 18× (145 MiB): 32 takes most of the
-/// gain while memory stays well inside a 256 MiB pod.
+/// after another, 32 at once 17× (peak 123 MiB), 50 at once 20× (175–182 MiB): 32 takes most of
+/// the gain while memory stays well inside a 256 MiB pod.
 pub const DEFAULT_TENANTS: usize = 32;
 
 /// Which profiles run, and how many at once.

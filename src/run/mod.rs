@@ -41,14 +41,15 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// The pool of one run, or of `runs` runs at once: the budgets grow with the runs, up to four
-    /// runs' worth (pages wait their turn beyond that, which bounds the memory of a large fleet).
+    /// The pool of one run, or of `runs` runs at once: the budgets grow with the runs, pages up to
+    /// eight runs' worth and seen ids up to four (beyond that they wait their turn, which bounds
+    /// the memory of a large fleet). Pages get more: every collection's first page is paid at a
+    /// guess from the page size, and at a fleet's start hundreds of them are asked for at once.
     pub fn new(pacing: Arc<Pacing>, runs: usize) -> Pool {
-        let share = runs.clamp(1, 4);
         Pool {
             pacing,
-            pages: Budget::new(PAGE_BUDGET * share),
-            ids: Budget::new(ID_BUDGET * share),
+            pages: Budget::new(PAGE_BUDGET * runs.clamp(1, 8)),
+            ids: Budget::new(ID_BUDGET * runs.clamp(1, 4)),
         }
     }
 }
