@@ -306,16 +306,10 @@ pub(super) async fn head(
     options: &RemoteOptions,
 ) -> Result<Option<Vec<u8>>, StorageError> {
     with_session(url, options, async |s, path| {
-        let Some(size) = regular_file_size(s, url, path).await? else {
+        let reading = |e: SftpError| StorageError::remote("reading", url)(e.to_string());
+        let Some((size, handle)) = open_to_read(s, url, path, reading).await? else {
             return Ok(None);
         };
-        let reading = |e: SftpError| StorageError::remote("reading", url)(e.to_string());
-        let handle = s
-            .sftp
-            .open(path, OpenFlags::READ, FileAttributes::empty())
-            .await
-            .map_err(reading)?
-            .handle;
         let want = size.min(HEAD_BYTES as u64) as u32;
         let data = if want == 0 {
             Ok(Vec::new())
@@ -326,6 +320,24 @@ pub(super) async fn head(
         data.map(Some).map_err(reading)
     })
     .await
+}
+
+/// The regular file at `path` opened for reading, with its size; `None` when nothing is there.
+async fn open_to_read(
+    s: &Session,
+    url: &RemoteUrl,
+    path: &str,
+    failed: impl Fn(SftpError) -> StorageError,
+) -> Result<Option<(u64, String)>, StorageError> {
+    let Some(size) = regular_file_size(s, url, path).await? else {
+        return Ok(None);
+    };
+    let opened = s
+        .sftp
+        .open(path, OpenFlags::READ, FileAttributes::empty())
+        .await
+        .map_err(failed)?;
+    Ok(Some((size, opened.handle)))
 }
 
 /// The size of the regular file at `path`; `None` when nothing is there; an error for a folder.
@@ -357,16 +369,10 @@ pub(super) async fn download(
     to: &Path,
 ) -> Result<bool, StorageError> {
     with_session(url, options, async |s, path| {
-        let Some(size) = regular_file_size(s, url, path).await? else {
+        let reading = |e: SftpError| StorageError::remote("downloading", url)(e.to_string());
+        let Some((size, handle)) = open_to_read(s, url, path, reading).await? else {
             return Ok(false);
         };
-        let reading = |e: SftpError| StorageError::remote("downloading", url)(e.to_string());
-        let handle = s
-            .sftp
-            .open(path, OpenFlags::READ, FileAttributes::empty())
-            .await
-            .map_err(reading)?
-            .handle;
         let mut file = create_private(to).await?;
         let copied = copy_down(s, &handle, size, &mut file, to).await;
         let _ = s.sftp.close(handle).await;

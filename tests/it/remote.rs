@@ -46,6 +46,17 @@ fn local_reference(server: &Server, dir: &Path) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
+/// Publishes `server`'s roster to `s3://BUCKET/district.zip`: the URL and the object, the previous
+/// output a later run must leave alone.
+fn published_to_s3(s3: &S3, server: &Server, bucket: &str, cache: &Path) -> (String, Vec<u8>) {
+    let url = format!("s3://{bucket}/district.zip");
+    let mut first = export_to(server, &url, cache);
+    s3.env(&mut first);
+    ran(&mut first).exits(0);
+    let before = s3.get(bucket, "district.zip").unwrap();
+    (url, before)
+}
+
 #[test]
 fn a_zip_published_to_s3_reads_back_byte_identical() {
     let Some(s3) = S3::start() else { return };
@@ -119,11 +130,7 @@ fn a_failed_s3_upload_exits_non_zero_and_keeps_the_previous_object() {
     let Some(s3) = S3::start() else { return };
     let bucket = s3.bucket("failed");
     let dir = workdir();
-    let url = format!("s3://{bucket}/district.zip");
-    let mut first = export_to(&fixture, &url, dir.path());
-    s3.env(&mut first);
-    ran(&mut first).exits(0);
-    let before = s3.get(&bucket, "district.zip").unwrap();
+    let (url, before) = published_to_s3(&s3, &fixture, &bucket, dir.path());
 
     // The store goes away while the run is under way.
     let relay = Relay::start(s3.endpoint.trim_start_matches("http://").to_string());
@@ -162,11 +169,7 @@ fn the_shrink_guard_reads_a_remote_previous_bundle_back() {
     let Some(s3) = S3::start() else { return };
     let bucket = s3.bucket("shrink");
     let dir = workdir();
-    let url = format!("s3://{bucket}/district.zip");
-    let mut first = export_to(&fixture, &url, dir.path());
-    s3.env(&mut first);
-    ran(&mut first).exits(0);
-    let before = s3.get(&bucket, "district.zip").unwrap();
+    let (url, before) = published_to_s3(&s3, &fixture, &bucket, dir.path());
 
     let tiny = Server::start(SandboxOptions {
         district: District::Synthetic { users: 2, seed: 1 },
