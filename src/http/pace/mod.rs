@@ -119,6 +119,11 @@ impl Default for PaceSettings {
 const UNDER_ANNOUNCED: f64 = 0.99;
 /// After a 429, the new rate as a share of what the host was seen to admit.
 const AFTER_PUSHBACK: f64 = 0.9;
+/// The most one pushback cuts the rate to, as a share of it (before [`AFTER_PUSHBACK`]).
+const DEEPEST_CUT: f64 = 0.5;
+/// A quota announced without its window whose remaining/reset is within this share of its
+/// sustained rate is a bucket near full (its reset rounded up to whole seconds), not running out.
+const NEAR_FULL: f64 = 0.9;
 /// How often a rate still looking for its ceiling grows, and by how much.
 const SLOW_START_EVERY: Duration = Duration::from_millis(100);
 const SLOW_START_GROWTH: f64 = 1.5;
@@ -517,9 +522,7 @@ impl State {
                 let sustained = found
                     .limit
                     .map_or(f64::INFINITY, |l| l as f64 / self.window_seen.as_secs_f64());
-                // Within a tenth of the sustained rate is a bucket near full (its reset is
-                // rounded up to whole seconds), not a quota running out.
-                let kept = if left_rate >= 0.9 * sustained {
+                let kept = if left_rate >= NEAR_FULL * sustained {
                     sustained
                 } else {
                     left_rate
@@ -560,7 +563,7 @@ impl State {
             let admitted = self.admitted.len() as f64 / since.as_secs_f64();
             // What was admitted is the host's limit only when we asked for more; when we asked
             // for less (a small collection, a pause), it says little: never more than halve.
-            let kept = self.rate.min(admitted).max(self.rate * 0.5);
+            let kept = self.rate.min(admitted).max(self.rate * DEEPEST_CUT);
             self.rate = self.capped(kept * AFTER_PUSHBACK);
             self.rate_slow_start = false;
             self.next_growth = now + PROBE_EVERY;
