@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use url::Url;
 
-use crate::auth::{AuthError, Authorizer};
+use crate::auth::{AuthError, Authorizer, Refusal};
 use crate::http::{HttpError, Step, Target, Transport, classify, info_suffix, retry_after};
 use crate::records::{Page, PageError};
 use crate::urls::safe_url;
@@ -207,7 +207,7 @@ impl PageSource for ApiClient {
                             );
                         }
                     };
-                    let credential = match self.credentials.authorize(&mut request).await {
+                    let mut credential = match self.credentials.authorize(&mut request).await {
                         Ok(c) => c,
                         Err(source) => {
                             return Step::Fatal(ApiError::Auth {
@@ -216,27 +216,43 @@ impl PageSource for ApiClient {
                             });
                         }
                     };
-                    let reply = match classify(target, self.transport.send(request).await) {
+                    let sent = self
+                        .transport
+                        .send_with(request, |r| {
+                            credential = self.credentials.renew(r, credential);
+                        })
+                        .await;
+                    let reply = match classify(target, sent) {
                         Ok(reply) => reply,
                         Err(step) => return step,
                     };
+                    if reply.status != StatusCode::UNAUTHORIZED {
+                        self.credentials.accepted(credential);
+                    }
                     match reply.status {
                         StatusCode::UNAUTHORIZED => {
-                            // A token another request already replaced is no fault of ours; the
-                            // second refusal of a token in use is final.
-                            if self.credentials.reject(credential).await
-                                && refreshed.swap(true, std::sync::atomic::Ordering::Relaxed)
-                            {
-                                return Step::Fatal(ApiError::Unauthorized {
-                                    target: target.clone(),
-                                    hint: self.credentials.unauthorized_hint(),
-                                    info: StatusInfo::from_body(&reply.body).map(Box::new),
-                                });
-                            }
-                            Step::Retry {
-                                reason: "HTTP 401: the token was rejected".into(),
-                                after: Some(std::time::Duration::ZERO),
-                                rate_limited: false,
+                            // A token another request already replaced, or one that wore out
+                            // after serving, is no fault of ours; the second refusal of a token
+                            // that never served is final.
+                            match self.credentials.reject(credential).await {
+                                Refusal::Stale | Refusal::Worn => Step::Renewed {
+                                    reason: "HTTP 401: the token had run out".into(),
+                                },
+                                Refusal::Fresh
+                                    if refreshed
+                                        .swap(true, std::sync::atomic::Ordering::Relaxed) =>
+                                {
+                                    Step::Fatal(ApiError::Unauthorized {
+                                        target: target.clone(),
+                                        hint: self.credentials.unauthorized_hint(),
+                                        info: StatusInfo::from_body(&reply.body).map(Box::new),
+                                    })
+                                }
+                                Refusal::Fresh => Step::Retry {
+                                    reason: "HTTP 401: the token was rejected".into(),
+                                    after: Some(std::time::Duration::ZERO),
+                                    rate_limited: false,
+                                },
                             }
                         }
                         StatusCode::FORBIDDEN => {

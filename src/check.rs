@@ -206,17 +206,28 @@ impl Probe {
                     Ok(request) => request,
                     Err(e) => return Step::Fatal(Error::Internal(e.to_string())),
                 };
-                let credential = match self.credentials.authorize(&mut request).await {
+                let mut credential = match self.credentials.authorize(&mut request).await {
                     Ok(credential) => credential,
                     Err(e) => return Step::Fatal(e.into()),
                 };
                 let started = Instant::now();
-                let sent = self.transport.send(request).await;
+                let sent = self
+                    .transport
+                    .send_with(request, |r| {
+                        credential = self.credentials.renew(r, credential);
+                    })
+                    .await;
                 let took = started.elapsed();
+                if sent
+                    .as_ref()
+                    .is_ok_and(|r| r.status != StatusCode::UNAUTHORIZED)
+                {
+                    self.credentials.accepted(credential);
+                }
                 match classify::<Answer, Error>(&target, sent) {
                     Ok(reply)
                         if reply.status == StatusCode::UNAUTHORIZED
-                            && self.credentials.reject(credential).await
+                            && self.credentials.reject(credential).await.was_current()
                             && !renewed.swap(true, std::sync::atomic::Ordering::Relaxed) =>
                     {
                         Step::Retry {

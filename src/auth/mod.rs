@@ -25,7 +25,7 @@ pub use password::{PasswordGrant, TokenUrl};
 pub use refresh::{RefreshTokenGrant, Rotation};
 pub use store::{StoreError, TokenStore};
 pub use token_endpoint::TokenEndpoint;
-pub use tokens::{AccessToken, Credential, TokenFetch, TokenInfo, TokenSource};
+pub use tokens::{AccessToken, Credential, Refusal, TokenFetch, TokenInfo, TokenSource};
 
 use crate::http::{HttpError, Transport};
 use crate::named::named_enum;
@@ -215,13 +215,29 @@ impl Authorizer {
         }
     }
 
+    /// Just before `request` goes out: the newest cached token in place of the one it was given
+    /// (a signature was made for this request and stays).
+    pub fn renew(&self, request: &mut reqwest::Request, credential: Credential) -> Credential {
+        match self {
+            Authorizer::Tokens(tokens) => tokens.renew(request, credential),
+            Authorizer::Signer(_) => credential,
+        }
+    }
+
+    /// The server accepted `credential` (any answer but 401).
+    pub fn accepted(&self, credential: Credential) {
+        if let Authorizer::Tokens(tokens) = self {
+            tokens.accepted(credential);
+        }
+    }
+
     /// The server rejected `credential` (401): forget it unless another request already replaced
-    /// it. Returns whether it was the credential in use (a signature always is): a second such
-    /// rejection for one request means the credentials themselves are refused.
-    pub async fn reject(&self, credential: Credential) -> bool {
+    /// it. A refused signature is always [`Refusal::Fresh`]: a second one for one request means
+    /// the credentials themselves are refused.
+    pub async fn reject(&self, credential: Credential) -> Refusal {
         match self {
             Authorizer::Tokens(tokens) => tokens.reject(credential).await,
-            Authorizer::Signer(_) => true,
+            Authorizer::Signer(_) => Refusal::Fresh,
         }
     }
 

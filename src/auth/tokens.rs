@@ -58,6 +58,25 @@ pub trait TokenFetch: Send + Sync + std::fmt::Debug {
     fn rotate(&self) -> RotateFuture<'_>;
 }
 
+/// What a 401 said about the token a request carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another request already replaced it: no fault of ours.
+    Stale,
+    /// The token in use, after it had served other requests: it wore out (by time or by use).
+    Worn,
+    /// The token in use, refused before it served any request: twice for one request means the
+    /// credentials themselves are refused.
+    Fresh,
+}
+
+impl Refusal {
+    /// Whether the refused token was the one in use (and is now forgotten).
+    pub fn was_current(self) -> bool {
+        self != Refusal::Stale
+    }
+}
+
 /// Which token a request carried, so a 401 can retire exactly that one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Credential {
@@ -85,6 +104,8 @@ pub struct TokenSource {
     cache: Mutex<Option<Cached>>,
     generation: AtomicU64,
     fetched: AtomicU64,
+    /// The newest generation the server accepted at least once.
+    served: AtomicU64,
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -103,6 +124,7 @@ impl TokenSource {
             cache: Mutex::new(None),
             generation: AtomicU64::new(0),
             fetched: AtomicU64::new(0),
+            served: AtomicU64::new(0),
         }
     }
 
@@ -177,18 +199,52 @@ impl TokenSource {
         Ok(read(cached))
     }
 
+    /// Just before `request` goes out: puts the newest cached token on it in place of the one it
+    /// was given while it waited its turn (a host that limits uses per token would otherwise see
+    /// one spent by the requests ahead). Never waits: while a fetch is under way, or when no fresh
+    /// token is cached, the request keeps what it has.
+    pub fn renew(&self, request: &mut reqwest::Request, credential: Credential) -> Credential {
+        let Ok(cache) = self.cache.try_lock() else {
+            return credential;
+        };
+        match cache.as_ref() {
+            Some(c) if c.generation != credential.generation && Instant::now() < c.use_until => {
+                request
+                    .headers_mut()
+                    .insert(AUTHORIZATION, c.header.clone());
+                Credential {
+                    generation: c.generation,
+                }
+            }
+            _ => credential,
+        }
+    }
+
+    /// The server accepted `credential` (any answer but 401).
+    pub fn accepted(&self, credential: Credential) {
+        self.served
+            .fetch_max(credential.generation, Ordering::Relaxed);
+    }
+
     /// The server rejected `credential` (401): forget it unless another request already replaced
-    /// it. Returns whether this rejection retired the token in use (`false`: it was already gone).
-    pub async fn reject(&self, credential: Credential) -> bool {
+    /// it. A request may hold a token while it waits for its turn, and a host that limits uses
+    /// per token refuses it once others spent it, so a refusal only doubts the credentials when
+    /// the token never served any request.
+    pub async fn reject(&self, credential: Credential) -> Refusal {
         let mut cache = self.cache.lock().await;
         let current = cache
             .as_ref()
             .is_some_and(|c| c.generation == credential.generation);
-        if current {
-            tracing::info!("the server rejected the access token; fetching a new one");
-            *cache = None;
+        if !current {
+            return Refusal::Stale;
         }
-        current
+        tracing::info!("the server rejected the access token; fetching a new one");
+        *cache = None;
+        if self.served.load(Ordering::Relaxed) >= credential.generation {
+            Refusal::Worn
+        } else {
+            Refusal::Fresh
+        }
     }
 }
 
@@ -303,13 +359,50 @@ mod tests {
         let mut request =
             reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
         let first = tokens.authorize(&mut request).await.unwrap();
-        assert!(tokens.reject(first).await);
+        assert_eq!(tokens.reject(first).await, Refusal::Fresh);
         let second = tokens.authorize(&mut request).await.unwrap();
         assert_ne!(first, second);
         // A late 401 for the first token must not throw away the second.
-        assert!(!tokens.reject(first).await);
+        assert_eq!(tokens.reject(first).await, Refusal::Stale);
         assert_eq!(tokens.authorize(&mut request).await.unwrap(), second);
         assert_eq!(tokens.tokens_fetched(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_request_is_renewed_with_the_newest_token() {
+        let (tokens, _) = source(Duration::from_secs(3600), Duration::ZERO);
+        let url = "http://127.0.0.1/x";
+        let mut waiting = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+        let first = tokens.authorize(&mut waiting).await.unwrap();
+        assert_eq!(tokens.renew(&mut waiting, first), first);
+        tokens.reject(first).await;
+        // Nothing cached yet: it keeps what it has rather than wait for a fetch.
+        assert_eq!(tokens.renew(&mut waiting, first), first);
+        let mut other = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+        let second = tokens.authorize(&mut other).await.unwrap();
+        assert_eq!(tokens.renew(&mut waiting, first), second);
+        assert_eq!(
+            waiting.headers()[AUTHORIZATION].to_str().unwrap(),
+            "Bearer token-2"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_refused_after_it_served_wore_out() {
+        let (tokens, _) = source(Duration::from_secs(3600), Duration::ZERO);
+        let mut request =
+            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        let first = tokens.authorize(&mut request).await.unwrap();
+        tokens.accepted(first);
+        assert_eq!(tokens.reject(first).await, Refusal::Worn);
+        // Its successor is judged on its own record, not its predecessor's.
+        let second = tokens.authorize(&mut request).await.unwrap();
+        assert_eq!(tokens.reject(second).await, Refusal::Fresh);
+        let third = tokens.authorize(&mut request).await.unwrap();
+        tokens.accepted(third);
+        tokens.accepted(first);
+        assert_eq!(tokens.reject(third).await, Refusal::Worn);
+        assert!(Refusal::Worn.was_current() && !Refusal::Stale.was_current());
     }
 
     #[test]

@@ -252,6 +252,16 @@ impl Transport {
     /// Sends one attempt when its host's pacer lets it go, reads the body, and tells the pacer
     /// what came back.
     pub async fn send(&self, request: reqwest::Request) -> Result<Reply, AttemptError> {
+        self.send_with(request, |_| {}).await
+    }
+
+    /// As [`Transport::send`], with `just_before` run on the request once its turn has come (a
+    /// request may wait long for it, and what it carries can be renewed then).
+    pub async fn send_with(
+        &self,
+        mut request: reqwest::Request,
+        just_before: impl FnOnce(&mut reqwest::Request),
+    ) -> Result<Reply, AttemptError> {
         let origin = request.url().origin().ascii_serialization();
         let pacer = self.pacing.pacer_for(&origin, self.settings.pace);
         {
@@ -261,6 +271,7 @@ impl Transport {
             }
         }
         let slot = pacer.acquire().await;
+        just_before(&mut request);
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let (method, shown) = (
             request.method().clone(),
@@ -354,11 +365,25 @@ impl Transport {
         let mut n = 1;
         let mut tries = 0;
         let mut waited = Duration::ZERO;
+        let mut renewals = 0;
         loop {
             tries += 1;
             match TRY.scope(tries, attempt(n)).await {
                 Step::Done(value) => return Ok(value),
                 Step::Fatal(err) => return Err(err),
+                Step::Renewed { reason } => {
+                    renewals += 1;
+                    if renewals > retry::MAX_RENEWALS {
+                        return Err(HttpError::GaveUp {
+                            target: target.clone(),
+                            attempts: n,
+                            last: format!("{reason}, {} times", retry::MAX_RENEWALS),
+                        }
+                        .into());
+                    }
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(target_place = %target, renewals, "{target}: {reason}; sending again");
+                }
                 Step::Retry {
                     reason,
                     after,

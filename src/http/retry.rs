@@ -56,8 +56,17 @@ pub enum Step<T, E = HttpError> {
         after: Option<Duration>,
         rate_limited: bool,
     },
+    /// Refused with a token that another request had already replaced, or that wore out after
+    /// serving others: try again at once with the newest. No fault of this request, so it costs
+    /// no attempt; at most [`MAX_RENEWALS`] times, so a host that refuses every token still ends.
+    Renewed {
+        reason: String,
+    },
     Fatal(E),
 }
+
+/// How many times one request may be sent again with a renewed token, beyond its attempts.
+pub const MAX_RENEWALS: u32 = 16;
 
 /// Sorts a finished attempt: a usable 2xx reply comes back as `Ok`; transient failures and
 /// statuses become `Step::Retry`; the rest `Step::Fatal`. 401 and 403 come back as `Ok` replies

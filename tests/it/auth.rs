@@ -36,6 +36,34 @@ fn a_token_that_expires_mid_run_is_replaced() {
 }
 
 #[test]
+fn a_token_spent_by_others_while_a_request_waited_is_not_taken_for_refused_credentials() {
+    // One request at a time and tokens good for two requests: every page is handed the token of
+    // the moment, then waits its turn while the pages ahead of it spend that token. Its refusal
+    // (twice in a row, often) says the token wore out, not that the credentials are wrong.
+    let server = Server::start(SandboxOptions {
+        token_max_uses: Some(2),
+        ..Default::default()
+    });
+    let dir = workdir();
+    let out = dir.path().join("b.zip");
+    server.export_ok(
+        &[
+            "--scope",
+            "roster.readonly",
+            "--page-size",
+            "2",
+            "--concurrency",
+            "1",
+        ],
+        &out,
+    );
+    let stats = server.stats();
+    assert!(stats.unauthorized >= 2, "{stats:?}");
+    let users = Table::parse(&bundle_files(&out)["users.csv"]);
+    assert_eq!(users.rows.len(), fixture_active("users").len());
+}
+
+#[test]
 fn a_wrong_secret_exits_3_and_writes_nothing() {
     let server = Server::fixture();
     let dir = workdir();
