@@ -169,8 +169,8 @@ tokio::task_local! {
 /// Sends single attempts, each paced by its host's [`pace::Pacer`].
 pub struct Transport {
     client: reqwest::Client,
-    /// The TLS set-up for named certificates, kept to build [`Transport::uncompressed_client`].
-    tls: Option<tokio_rustls::rustls::ClientConfig>,
+    /// The TLS set-up, kept to build [`Transport::uncompressed_client`].
+    tls: tokio_rustls::rustls::ClientConfig,
     pacing: Arc<Pacing>,
     settings: HttpSettings,
     counters: HttpCounters,
@@ -190,7 +190,7 @@ impl Transport {
     /// or holds no usable certificate.
     pub fn new(settings: HttpSettings, pacing: Arc<Pacing>) -> Result<Arc<Transport>, HttpError> {
         let tls = pin::client_config(&settings.ca_certs, &settings.pin_certs)?;
-        let client = build_client(&settings, tls.as_ref(), true)?;
+        let client = build_client(&settings, &tls, true)?;
         Ok(Arc::new(Transport {
             client,
             tls,
@@ -203,7 +203,7 @@ impl Transport {
     /// A client like the transport's that leaves bodies as the host sent them (no gzip or brotli
     /// decoding), so `Content-Encoding` can be seen; not paced, for a single probe.
     pub fn uncompressed_client(&self) -> Result<reqwest::Client, HttpError> {
-        build_client(&self.settings, self.tls.as_ref(), false)
+        build_client(&self.settings, &self.tls, false)
     }
 
     /// A transport with pacers of its own (one command, one tenant).
@@ -446,7 +446,7 @@ impl Transport {
 /// The reqwest client: no redirects, the timeouts, and the named certificates' TLS set-up.
 fn build_client(
     settings: &HttpSettings,
-    tls: Option<&tokio_rustls::rustls::ClientConfig>,
+    tls: &tokio_rustls::rustls::ClientConfig,
     decompress: bool,
 ) -> Result<reqwest::Client, HttpError> {
     let mut builder = reqwest::Client::builder()
@@ -454,10 +454,8 @@ fn build_client(
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.request_timeout)
-        .pool_idle_timeout(Duration::from_secs(60));
-    if let Some(tls) = tls {
-        builder = builder.tls_backend_preconfigured(tls.clone());
-    }
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tls_backend_preconfigured(tls.clone());
     if !decompress {
         builder = builder.no_gzip().no_brotli();
     }

@@ -12,7 +12,7 @@
 //! server can present them.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
@@ -25,21 +25,29 @@ use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, SignatureS
 
 use super::{HttpError, ca};
 
-/// The rustls configuration for `ca_certs` and `pin_certs`; `None` when neither names a file
-/// (reqwest's own set-up, the platform's roots, is used then).
+/// The rustls configuration for `ca_certs` and `pin_certs`. With neither, the platform's roots
+/// as reqwest would set them up itself, built once per process: loading the system's
+/// certificates costs milliseconds, once per client, and a fleet builds a client per tenant.
 pub fn client_config(
     ca_certs: &[PathBuf],
     pin_certs: &[PathBuf],
-) -> Result<Option<ClientConfig>, HttpError> {
+) -> Result<ClientConfig, HttpError> {
     if ca_certs.is_empty() && pin_certs.is_empty() {
-        return Ok(None);
+        static PLATFORM: OnceLock<Result<ClientConfig, String>> = OnceLock::new();
+        return PLATFORM
+            .get_or_init(|| {
+                let provider = provider();
+                let platform = rustls_platform_verifier::Verifier::new(provider.clone())
+                    .map_err(|e| format!("the certificate verifier: {e}"))?;
+                finish(provider, Arc::new(platform)).map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(HttpError::Client);
     }
     let roots = ca::load_all(ca_certs)?;
     let mut pins = roots.clone();
     pins.extend(ca::load_pins(pin_certs)?);
-    let provider = CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let provider = provider();
     let platform =
         rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
             .map_err(|e| HttpError::Client(format!("the certificate verifier: {e}")))?;
@@ -48,15 +56,29 @@ pub fn client_config(
         inner: Arc::new(platform),
         provider: provider.clone(),
     };
+    finish(provider, Arc::new(verifier))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+}
+
+/// What reqwest sets up around a verifier: TLS 1.2 and 1.3, no client certificate, h2 and
+/// HTTP/1.1 offered.
+fn finish(
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<ClientConfig, HttpError> {
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .map_err(|e| HttpError::Client(format!("TLS versions: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    // What reqwest offers when it builds the configuration itself.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(config))
+    Ok(config)
 }
 
 /// Accepts a server certificate identical to a pinned one; defers to `inner` otherwise.
