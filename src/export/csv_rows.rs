@@ -9,7 +9,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use csv::{ByteRecord, QuoteStyle, Terminator, WriterBuilder};
-use serde_json::value::RawValue;
 
 use oneroster::{CollectionId, Column, ColumnType, CsvFile, Vocab};
 
@@ -75,14 +74,14 @@ impl Layout {
 /// The first slot of a column holding a value (not null, not ""), with the member name it had.
 fn first_value<'a>(
     keys: &[&'static str],
-    slots: &[Option<&'a RawValue>],
+    slots: &[Option<&'a str>],
     first: usize,
     n: usize,
-) -> (&'static str, Option<&'a RawValue>) {
+) -> (&'static str, Option<&'a str>) {
     (first..first + n)
         .find_map(|i| {
             slots[i]
-                .filter(|v| !matches!(v.get(), "null" | "\"\""))
+                .filter(|v| !matches!(*v, "null" | "\"\""))
                 .map(|v| (keys[i], Some(v)))
         })
         .unwrap_or((keys[first], None))
@@ -100,9 +99,9 @@ pub(super) struct RowOptions {
 /// Renders one cell of a column of type `ty` from its member `v`.
 fn render<'a>(
     ty: ColumnType,
-    v: Option<&'a RawValue>,
+    v: Option<&'a str>,
     out: &mut String,
-    elems: &mut Vec<&'a RawValue>,
+    elems: &mut Vec<&'a str>,
     rows: RowOptions,
 ) -> FieldResult {
     use ColumnType::*;
@@ -128,7 +127,7 @@ fn render<'a>(
 }
 
 /// Whether a record's status says it is gone (`tobedeleted`, or 1.0's `inactive`).
-fn is_deleted(status: Option<&RawValue>) -> bool {
+fn is_deleted(status: Option<&str>) -> bool {
     matches!(status.map(fields::classify), Some(Ok(Json::Str(s))) if crate::records::is_deleted_status(&s))
 }
 
@@ -232,7 +231,7 @@ impl CsvCollection {
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
         let path = self.target.join(self.main.file.file_name());
         let collection = self.collection;
-        let mut elems: Vec<&RawValue> = Vec::new();
+        let mut elems: Vec<&str> = Vec::new();
         for (i, text) in page.records().enumerate() {
             self.records += 1;
             let bad = |field: &'static str, detail: String| ExportError::Record {
@@ -243,7 +242,7 @@ impl CsvCollection {
                 field,
                 detail,
             };
-            let mut slots: [Option<&RawValue>; MAX_SLOTS] = [None; MAX_SLOTS];
+            let mut slots: [Option<&str>; MAX_SLOTS] = [None; MAX_SLOTS];
             fields::pick(text, &self.layout.keys, &mut slots)
                 .map_err(|e| bad("(record)", format!("cannot be read: {e}")))?;
             // Column 1 is `status`; a bulk file lists only what exists.
@@ -310,14 +309,14 @@ impl CsvCollection {
 
 /// Gathers the (resource sourcedId, title) pairs of a `resources` member, without duplicates.
 fn collect_resources<'a>(
-    resources: Option<&'a RawValue>,
-    elems: &mut Vec<&'a RawValue>,
+    resources: Option<&'a str>,
+    elems: &mut Vec<&'a str>,
     refs: &mut Vec<(String, String)>,
 ) -> FieldResult {
     let Some(resources) = resources else {
         return Ok(());
     };
-    let mut add = |v: &RawValue| -> FieldResult {
+    let mut add = |v: &str| -> FieldResult {
         let mut push = |id: &str, title: String| {
             if !id.is_empty() && !refs.iter().any(|(seen, _)| seen == id) {
                 refs.push((id.to_string(), title));
@@ -403,10 +402,9 @@ mod tests {
 
     #[test]
     fn deleted_statuses() {
-        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
-        assert!(is_deleted(Some(&raw(r#""tobedeleted""#))));
-        assert!(is_deleted(Some(&raw(r#"" Inactive ""#))));
-        assert!(!is_deleted(Some(&raw(r#""active""#))));
+        assert!(is_deleted(Some(r#""tobedeleted""#)));
+        assert!(is_deleted(Some(r#"" Inactive ""#)));
+        assert!(!is_deleted(Some(r#""active""#)));
         assert!(!is_deleted(None));
     }
 }

@@ -2,6 +2,7 @@
 //! renders a member's raw JSON text into one CSV cell, borrowing from the page and reusing buffers,
 //! never building `serde_json::Value` trees.
 
+use super::scan;
 use crate::records::compact_into;
 use std::borrow::Cow;
 use std::fmt;
@@ -51,8 +52,8 @@ impl Json<'_> {
 }
 
 /// Looks at a raw value's first byte to tell its type; unescapes strings only when needed.
-pub(crate) fn classify(raw: &RawValue) -> Result<Json<'_>, FieldError> {
-    let text = raw.get().trim_ascii();
+pub(crate) fn classify(raw: &str) -> Result<Json<'_>, FieldError> {
+    let text = raw.trim_ascii();
     Ok(match text.as_bytes().first() {
         None | Some(b'n') => Json::Null,
         Some(b't') => Json::Bool(true),
@@ -93,7 +94,7 @@ fn push_split(out: &mut String, s: &str) {
 }
 
 /// A string member: strings as sent, numbers and booleans as their text.
-pub(crate) fn text(v: Option<&RawValue>, out: &mut String) -> FieldResult {
+pub(crate) fn text(v: Option<&str>, out: &mut String) -> FieldResult {
     let Some(v) = v else { return Ok(()) };
     match classify(v)? {
         Json::Null => {}
@@ -106,7 +107,7 @@ pub(crate) fn text(v: Option<&RawValue>, out: &mut String) -> FieldResult {
 }
 
 /// An identifier, year or enumeration value: like [`text`], trimmed (hosts pad sourcedIds).
-pub(crate) fn token(v: Option<&RawValue>, out: &mut String) -> FieldResult {
+pub(crate) fn token(v: Option<&str>, out: &mut String) -> FieldResult {
     let Some(v) = v else { return Ok(()) };
     match classify(v)? {
         Json::Null => {}
@@ -118,7 +119,7 @@ pub(crate) fn token(v: Option<&RawValue>, out: &mut String) -> FieldResult {
 }
 
 /// An enumeration written lower-case (`demographics.sex`: `Female` → `female`).
-pub(crate) fn lower(v: Option<&RawValue>, out: &mut String) -> FieldResult {
+pub(crate) fn lower(v: Option<&str>, out: &mut String) -> FieldResult {
     let start = out.len();
     token(v, out)?;
     if out[start..].chars().any(char::is_uppercase) {
@@ -131,8 +132,8 @@ pub(crate) fn lower(v: Option<&RawValue>, out: &mut String) -> FieldResult {
 
 /// The members of a GUIDRef object that matter: its id (or the `sourceId` typo) and a title.
 pub(crate) struct RefParts<'a> {
-    pub id: Option<&'a RawValue>,
-    pub title: Option<&'a RawValue>,
+    pub id: Option<&'a str>,
+    pub title: Option<&'a str>,
 }
 
 const REF_KEYS: [&str; 3] = ["sourcedId", "sourceId", "title"];
@@ -148,7 +149,7 @@ pub(crate) fn ref_parts(object: &str) -> Result<RefParts<'_>, FieldError> {
 }
 
 /// Appends one list item read with [`token`], comma-separated; a blank item adds nothing.
-fn push_token_item(v: Option<&RawValue>, out: &mut String) -> FieldResult {
+fn push_token_item(v: Option<&str>, out: &mut String) -> FieldResult {
     let before = out.len();
     if before > 0 {
         out.push(',');
@@ -173,7 +174,7 @@ fn push_ref_object(object: &str, out: &mut String) -> FieldResult {
 }
 
 /// A GUIDRef: the object form, the `sourceId` typo, or a bare string id.
-pub(crate) fn reference(v: Option<&RawValue>, out: &mut String) -> FieldResult {
+pub(crate) fn reference(v: Option<&str>, out: &mut String) -> FieldResult {
     let Some(v) = v else { return Ok(()) };
     match classify(v)? {
         Json::Null => Ok(()),
@@ -200,9 +201,9 @@ enum Elements {
 
 /// Appends every element of a list that arrived as a JSON array or a comma string.
 fn list_of<'a>(
-    v: Option<&'a RawValue>,
+    v: Option<&'a str>,
     out: &mut String,
-    elems: &mut Vec<&'a RawValue>,
+    elems: &mut Vec<&'a str>,
     kind: Elements,
 ) -> FieldResult {
     let Some(v) = v else { return Ok(()) };
@@ -252,27 +253,27 @@ fn list_of<'a>(
 
 /// A list of strings (`grades`, `subjects`, `periods`, …), comma-joined without spaces.
 pub(crate) fn string_list<'a>(
-    v: Option<&'a RawValue>,
+    v: Option<&'a str>,
     out: &mut String,
-    elems: &mut Vec<&'a RawValue>,
+    elems: &mut Vec<&'a str>,
 ) -> FieldResult {
     list_of(v, out, elems, Elements::Strings)
 }
 
 /// A list of GUIDRefs (`orgs`, `agents`, `terms`), their sourcedIds comma-joined.
 pub(crate) fn ref_list<'a>(
-    v: Option<&'a RawValue>,
+    v: Option<&'a str>,
     out: &mut String,
-    elems: &mut Vec<&'a RawValue>,
+    elems: &mut Vec<&'a str>,
 ) -> FieldResult {
     list_of(v, out, elems, Elements::Refs)
 }
 
 /// `user.userIds` as `{type:identifier}` entries, comma-joined.
 pub(crate) fn user_ids<'a>(
-    v: Option<&'a RawValue>,
+    v: Option<&'a str>,
     out: &mut String,
-    elems: &mut Vec<&'a RawValue>,
+    elems: &mut Vec<&'a str>,
 ) -> FieldResult {
     list_of(v, out, elems, Elements::UserIds)
 }
@@ -300,7 +301,7 @@ fn push_user_id(object: &str, out: &mut String) -> FieldResult {
 
 /// Reads a lenient boolean: `true`, `"true"`, `"True"`, `"t"`, `"1"`, `"yes"`, `1` and their
 /// opposites. `None` means no value (absent, null or an empty string).
-pub(crate) fn boolean_value(v: Option<&RawValue>) -> Result<Option<bool>, FieldError> {
+pub(crate) fn boolean_value(v: Option<&str>) -> Result<Option<bool>, FieldError> {
     let Some(v) = v else { return Ok(None) };
     let json = classify(v)?;
     let word = match &json {
@@ -324,11 +325,7 @@ pub(crate) fn boolean_value(v: Option<&RawValue>) -> Result<Option<bool>, FieldE
 }
 
 /// A boolean cell, `true`/`false` lower-case; `default` fills a missing value.
-pub(crate) fn boolean(
-    v: Option<&RawValue>,
-    default: Option<bool>,
-    out: &mut String,
-) -> FieldResult {
+pub(crate) fn boolean(v: Option<&str>, default: Option<bool>, out: &mut String) -> FieldResult {
     if let Some(b) = boolean_value(v)?.or(default) {
         out.push_str(if b { "true" } else { "false" });
     }
@@ -336,7 +333,7 @@ pub(crate) fn boolean(
 }
 
 /// A CSV date: `YYYY-MM-DD`; a datetime is cut to its date part, anything else is kept as sent.
-pub(crate) fn date(v: Option<&RawValue>, out: &mut String) -> FieldResult {
+pub(crate) fn date(v: Option<&str>, out: &mut String) -> FieldResult {
     let start = out.len();
     token(v, out)?;
     let b = &out.as_bytes()[start..];
@@ -355,7 +352,7 @@ pub(crate) fn date(v: Option<&RawValue>, out: &mut String) -> FieldResult {
 }
 
 /// A float: numbers and numeric strings as sent; exponent forms become plain decimals.
-pub(crate) fn number(v: Option<&RawValue>, out: &mut String) -> FieldResult {
+pub(crate) fn number(v: Option<&str>, out: &mut String) -> FieldResult {
     let start = out.len();
     token(v, out)?;
     let t = &out[start..];
@@ -371,13 +368,26 @@ pub(crate) fn number(v: Option<&RawValue>, out: &mut String) -> FieldResult {
 }
 
 /// Collects the raw values of the members named in `keys` into `slots` (same order; the first
-/// occurrence of a name wins), skipping every other member without allocating.
+/// occurrence of a name wins), skipping every other member without allocating. Records come from
+/// pages `Page::parse` has checked, so a quick scan reads them; serde_json reads what the scan
+/// does not expect, and words the error if there is one.
 pub(crate) fn pick<'a>(
     object: &'a str,
     keys: &[&str],
-    slots: &mut [Option<&'a RawValue>],
+    slots: &mut [Option<&'a str>],
 ) -> Result<(), serde_json::Error> {
     debug_assert!(slots.len() >= keys.len());
+    let quick = scan::members(object, |name, value| {
+        if let Some(i) = keys.iter().position(|k| *k == name)
+            && slots[i].is_none()
+        {
+            slots[i] = Some(value);
+        }
+    });
+    if quick.is_ok() {
+        return Ok(());
+    }
+    slots.iter_mut().for_each(|s| *s = None);
     let mut de = serde_json::Deserializer::from_str(object);
     (&mut de).deserialize_map(PickVisitor { keys, slots })?;
     de.end()
@@ -385,7 +395,7 @@ pub(crate) fn pick<'a>(
 
 struct PickVisitor<'k, 's, 'a> {
     keys: &'k [&'k str],
-    slots: &'s mut [Option<&'a RawValue>],
+    slots: &'s mut [Option<&'a str>],
 }
 
 impl<'de: 'a, 'a> Visitor<'de> for PickVisitor<'_, '_, 'a> {
@@ -400,7 +410,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PickVisitor<'_, '_, 'a> {
             let name = key.as_str();
             match self.keys.iter().position(|k| *k == name) {
                 Some(i) if self.slots[i].is_none() => {
-                    self.slots[i] = Some(map.next_value::<&'de RawValue>()?);
+                    self.slots[i] = Some(map.next_value::<&'de RawValue>()?.get());
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -448,17 +458,23 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// Appends the raw elements of a JSON array to `into`, reusing its allocation.
+/// Appends the raw elements of a JSON array to `into`, reusing its allocation (a quick scan
+/// first, as in [`pick`]).
 pub(crate) fn elements<'a>(
     array: &'a str,
-    into: &mut Vec<&'a RawValue>,
+    into: &mut Vec<&'a str>,
 ) -> Result<(), serde_json::Error> {
+    let before = into.len();
+    if scan::items(array, into).is_ok() {
+        return Ok(());
+    }
+    into.truncate(before);
     let mut de = serde_json::Deserializer::from_str(array);
     ExtendSeed(into).deserialize(&mut de)?;
     de.end()
 }
 
-struct ExtendSeed<'v, 'a>(&'v mut Vec<&'a RawValue>);
+struct ExtendSeed<'v, 'a>(&'v mut Vec<&'a str>);
 
 impl<'de: 'a, 'a> DeserializeSeed<'de> for ExtendSeed<'_, 'a> {
     type Value = ();
@@ -477,7 +493,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ExtendSeed<'_, 'a> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(e) = seq.next_element::<&'de RawValue>()? {
-            self.0.push(e);
+            self.0.push(e.get());
         }
         Ok(())
     }
@@ -501,22 +517,22 @@ mod tests {
     }
 
     fn render(
-        f: impl FnOnce(Option<&RawValue>, &mut String) -> FieldResult,
+        f: impl FnOnce(Option<&str>, &mut String) -> FieldResult,
         json: &str,
     ) -> Result<String, FieldError> {
         let v = raw(json);
         let mut out = String::new();
-        f(Some(&v), &mut out).map(|()| out)
+        f(Some(v.get()), &mut out).map(|()| out)
     }
 
     fn render_list(
-        f: for<'a> fn(Option<&'a RawValue>, &mut String, &mut Vec<&'a RawValue>) -> FieldResult,
+        f: for<'a> fn(Option<&'a str>, &mut String, &mut Vec<&'a str>) -> FieldResult,
         json: &str,
     ) -> Result<String, FieldError> {
         let v = raw(json);
         let mut out = String::new();
         let mut elems = Vec::new();
-        f(Some(&v), &mut out, &mut elems).map(|()| out)
+        f(Some(v.get()), &mut out, &mut elems).map(|()| out)
     }
 
     #[test]
@@ -652,12 +668,12 @@ mod tests {
         let obj = r#"{"a":1,"skip":{"deep":[1,2,{"x":"y"}]},"b":"two","a":3}"#;
         let mut slots = [None; 3];
         pick(obj, &["a", "b", "c"], &mut slots).unwrap();
-        assert_eq!(slots[0].unwrap().get(), "1");
-        assert_eq!(slots[1].unwrap().get(), r#""two""#);
+        assert_eq!(slots[0].unwrap(), "1");
+        assert_eq!(slots[1].unwrap(), r#""two""#);
         assert!(slots[2].is_none());
         let mut slots = [None; 1];
         pick(r#"{"na\u006De":"v"}"#, &["name"], &mut slots).unwrap();
-        assert_eq!(slots[0].unwrap().get(), r#""v""#);
+        assert_eq!(slots[0].unwrap(), r#""v""#);
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod fingerprint;
 mod json;
 mod lines;
 mod merge;
+mod scan;
 mod shrink;
 mod staging;
 #[cfg(test)]
