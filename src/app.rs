@@ -230,10 +230,10 @@ async fn many(args: ExportArgs) -> u8 {
         .map(|s| format!(" (shard {s})"))
         .unwrap_or_default();
     tracing::info!(
-        tenants = plan.names.len(),
+        tenants = plan.profiles.len(),
         at_once = plan.tenants,
         "running {} tenants{shard}, {} at once",
-        plan.names.len(),
+        plan.profiles.len(),
         plan.tenants
     );
     let summary = fleet::run(&plan, &flags, &Progress::hidden()).await;

@@ -18,7 +18,7 @@ pub use shard::Shard;
 use crate::http::{PaceSettings, Pacing};
 use crate::progress::Progress;
 use crate::run::{self, Pool};
-use crate::settings::{self, Config, Settings, SettingsError};
+use crate::settings::{self, Config, LoadedProfile, Settings, SettingsError};
 
 /// Tenants run at once when `--tenants` is not given. A tenant mostly waits on its host; measured
 /// with 50 tenants on their own hosts (README "Performance"), 8 at once ran 7× faster than one
@@ -27,12 +27,10 @@ use crate::settings::{self, Config, Settings, SettingsError};
 pub const DEFAULT_TENANTS: usize = 32;
 
 /// Which profiles run, and how many at once.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FleetPlan {
-    /// The config file (`--config`), or the default one.
-    pub config: Option<PathBuf>,
-    /// The profiles to run, in name order.
-    pub names: Vec<String>,
+    /// The profiles to run, in name order, as the config file gave them (read once).
+    pub profiles: Vec<LoadedProfile>,
     pub tenants: usize,
 }
 
@@ -61,7 +59,8 @@ impl FleetPlan {
                     .into(),
             ));
         }
-        let known = settings::profile_names(config.as_deref())?;
+        let mut profiles = settings::profiles(config.as_deref())?;
+        let known: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
         let mut names = if only.is_empty() {
             known.clone()
         } else {
@@ -88,9 +87,10 @@ impl FleetPlan {
         if let Some(shard) = shard {
             names.retain(|n| shard.holds(n));
         }
+        profiles.retain(|p| names.binary_search(&p.name).is_ok());
+        profiles.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(FleetPlan {
-            config,
-            names,
+            profiles,
             tenants: tenants.unwrap_or(DEFAULT_TENANTS).max(1),
         })
     }
@@ -102,10 +102,10 @@ pub async fn run(plan: &FleetPlan, flags: &Settings, progress: &Progress) -> Fle
     let started = Instant::now();
     // Each tenant's caps apply to its own requests; a pacer shared by several takes the lowest.
     let pool = Pool::new(Pacing::new(PaceSettings::default()), plan.tenants);
-    let outcomes: Vec<TenantOutcome> = futures::stream::iter(&plan.names)
-        .map(|name| {
-            let span = tracing::info_span!("tenant", tenant = %name);
-            tenant(name, plan, flags, progress, &pool).instrument(span)
+    let outcomes: Vec<TenantOutcome> = futures::stream::iter(&plan.profiles)
+        .map(|profile| {
+            let span = tracing::info_span!("tenant", tenant = %profile.name);
+            tenant(profile, flags, progress, &pool).instrument(span)
         })
         .buffer_unordered(plan.tenants)
         .collect()
@@ -121,15 +121,15 @@ pub async fn run(plan: &FleetPlan, flags: &Settings, progress: &Progress) -> Fle
 
 /// One tenant's export, logged as it ends.
 async fn tenant(
-    name: &str,
-    plan: &FleetPlan,
+    loaded: &LoadedProfile,
     flags: &Settings,
     progress: &Progress,
     pool: &Pool,
 ) -> TenantOutcome {
     let started = Instant::now();
+    let name = &loaded.name;
     let result = async {
-        let profile = settings::profile_layer(name, plan.config.as_deref())?;
+        let profile = loaded.settings()?;
         let settings = Settings::layered(flags.clone(), Some(profile), None);
         let config = Config::resolve(&settings)?;
         run::run_in(config, progress.clone(), pool).await

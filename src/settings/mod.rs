@@ -23,8 +23,8 @@ use crate::http::Limit;
 
 pub use init::{Initialized, init_profile};
 pub use profile::{
-    ConfigFile, DefaultProfile, Profile, default_path, default_profile, listing as profile_listing,
-    names as profile_names,
+    ConfigFile, DefaultProfile, Loaded as LoadedProfile, Profile, default_path, default_profile,
+    listing as profile_listing, names as profile_names,
 };
 pub use provider::{Provider, ProviderName};
 pub use resolve::{Config, Connection, DEFAULT_FULL_EVERY_DAYS, Incremental, Plan, Pull};
@@ -191,6 +191,12 @@ settings! {
     sftp_known_hosts: PathBuf,
     /// Trust (and record) an SFTP host key that known_hosts does not list yet.
     sftp_accept_new_host_key: bool,
+}
+
+/// Every profile of the config file (`config`, or the default one), read once; each gives its
+/// settings layer with [`LoadedProfile::settings`].
+pub fn profiles(config: Option<&std::path::Path>) -> Result<Vec<LoadedProfile>, SettingsError> {
+    profile::load_all(config)
 }
 
 /// The settings layer of profile `name` of the config file (`config`, or the default one).

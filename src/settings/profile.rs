@@ -194,6 +194,25 @@ pub fn names(explicit: Option<&Path>) -> Result<Vec<String>, SettingsError> {
     Ok(file.profiles.into_keys().collect())
 }
 
+/// Loads every profile of the file, read once (a fleet of a thousand tenants would otherwise
+/// parse the whole file once per tenant).
+pub fn load_all(explicit: Option<&Path>) -> Result<Vec<Loaded>, SettingsError> {
+    let (path, file, private) = read(explicit)?;
+    Ok(file
+        .profiles
+        .into_iter()
+        .map(|(name, mut profile)| {
+            anchor_paths(&mut profile, &path);
+            Loaded {
+                name,
+                file: path.clone(),
+                profile,
+                private,
+            }
+        })
+        .collect())
+}
+
 /// Loads profile `name`.
 pub fn load(name: &str, explicit: Option<&Path>) -> Result<Loaded, SettingsError> {
     let (path, mut file, private) = read(explicit)?;
