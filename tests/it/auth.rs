@@ -4,12 +4,11 @@ use roster_sandbox::SandboxOptions;
 
 use crate::support::*;
 
-#[test]
-fn a_token_that_expires_mid_run_is_replaced() {
-    // Tokens that run out after a few requests: mid-run on any machine, however fast. (Renewing
-    // before the clock runs out is the token cache's unit test, on paused time.)
+/// Exports the roster with tokens good for `uses` requests each and `concurrency` requests at
+/// once; checks the users came through whole and returns the sandbox's counters.
+fn export_with_tokens_good_for(uses: u64, concurrency: &str) -> roster_sandbox::SandboxStats {
     let server = Server::start(SandboxOptions {
-        token_max_uses: Some(8),
+        token_max_uses: Some(uses),
         ..Default::default()
     });
     let dir = workdir();
@@ -21,18 +20,24 @@ fn a_token_that_expires_mid_run_is_replaced() {
             "--page-size",
             "2",
             "--concurrency",
-            "2",
+            concurrency,
         ],
         &out,
     );
-    let stats = server.stats();
+    let users = Table::parse(&bundle_files(&out)["users.csv"]);
+    assert_eq!(users.rows.len(), fixture_active("users").len());
+    server.stats()
+}
+
+#[test]
+fn a_token_that_expires_mid_run_is_replaced() {
+    // Tokens that run out after a few requests: mid-run on any machine, however fast. (Renewing
+    // before the clock runs out is the token cache's unit test, on paused time.)
+    let stats = export_with_tokens_good_for(8, "2");
     assert!(
         stats.tokens_issued >= 2 && stats.unauthorized >= 1,
         "the run needed more than one token: {stats:?}"
     );
-    let files = bundle_files(&out);
-    let users = Table::parse(&files["users.csv"]);
-    assert_eq!(users.rows.len(), fixture_active("users").len());
 }
 
 #[test]
@@ -40,27 +45,8 @@ fn a_token_spent_by_others_while_a_request_waited_is_not_taken_for_refused_crede
     // One request at a time and tokens good for two requests: every page is handed the token of
     // the moment, then waits its turn while the pages ahead of it spend that token. Its refusal
     // (twice in a row, often) says the token wore out, not that the credentials are wrong.
-    let server = Server::start(SandboxOptions {
-        token_max_uses: Some(2),
-        ..Default::default()
-    });
-    let dir = workdir();
-    let out = dir.path().join("b.zip");
-    server.export_ok(
-        &[
-            "--scope",
-            "roster.readonly",
-            "--page-size",
-            "2",
-            "--concurrency",
-            "1",
-        ],
-        &out,
-    );
-    let stats = server.stats();
+    let stats = export_with_tokens_good_for(2, "1");
     assert!(stats.unauthorized >= 2, "{stats:?}");
-    let users = Table::parse(&bundle_files(&out)["users.csv"]);
-    assert_eq!(users.rows.len(), fixture_active("users").len());
 }
 
 #[test]
