@@ -243,6 +243,11 @@ pub struct Pacer {
     origin: String,
     state: Mutex<State>,
     changed: Notify,
+    /// Waiters take their turn in arrival order (tokio's mutex is fair): only the first checks
+    /// the gate. Woken all at once, they went in whatever order the scheduler ran them, so a
+    /// walk's next page in order could wait behind later ones while finished pages filled its
+    /// window (16 allowed, 13-14 in flight on average).
+    queue: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -340,6 +345,7 @@ impl Pacer {
                 last_ok: None,
             }),
             changed: Notify::new(),
+            queue: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -364,6 +370,7 @@ impl Pacer {
 
     /// Waits until a request may go, and counts it in flight until the slot is finished or dropped.
     pub async fn acquire(self: &Arc<Self>) -> Slot {
+        let _turn = self.queue.lock().await;
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);

@@ -213,6 +213,35 @@ async fn a_fixed_rate_is_never_exceeded() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_newcomer_does_not_pass_a_request_already_waiting() {
+    let p = pacer(PaceSettings {
+        rate: Limit::Max(1000.0),
+        concurrency: Limit::Max(1),
+        burst: 1,
+    });
+    let held = p.acquire().await;
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let waiting = tokio::spawn({
+        let (p, order) = (p.clone(), order.clone());
+        async move {
+            let slot = p.acquire().await;
+            order.lock().unwrap().push("waiting");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            drop(slot);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    // The slot frees and a newcomer asks at once, before the waiter has run again: it must
+    // queue behind the waiter (a walk's next page waits behind no later one).
+    drop(held);
+    let slot = p.acquire().await;
+    order.lock().unwrap().push("newcomer");
+    drop(slot);
+    waiting.await.unwrap();
+    assert_eq!(*order.lock().unwrap(), vec!["waiting", "newcomer"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_long_retry_after_pauses_every_request() {
     let p = pacer(PaceSettings::default());
     let mut headers = HeaderMap::new();
