@@ -1,6 +1,7 @@
-//! Outputs beyond the local disk, against real servers on loopback: moto's S3 server and OpenSSH's
-//! sshd. Published bytes read back identical; a failed upload keeps the previous object or file;
-//! the shrink guard reads a remote previous bundle back; host keys must be known.
+//! Outputs beyond the local disk, against real servers on loopback: moto's S3 server, Azurite's
+//! Blob service and OpenSSH's sshd. Published bytes read back identical; a failed upload keeps the
+//! previous object or file; the shrink guard reads a remote previous bundle back; host keys must be
+//! known.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,17 +12,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use roster_sandbox::{District, SandboxOptions};
 
-use crate::servers::{S3, S3_SECRET, Sshd, keygen};
+use crate::servers::{AZURITE_KEY, Azurite, S3, S3_SECRET, Sshd, Store, keygen};
 use crate::support::*;
 
-/// Runs `cmd` and collects what it printed, which must carry neither the S3 secret nor a key.
+/// Asserts that `printed` carries no store's key or secret.
+#[track_caller]
+fn assert_no_store_secret(printed: &str) {
+    assert!(!printed.contains(S3_SECRET), "the S3 secret leaked");
+    assert!(
+        !printed.contains(AZURITE_KEY),
+        "the Azure account key leaked"
+    );
+    assert!(!printed.contains("PRIVATE KEY"), "a private key leaked");
+}
+
+/// Runs `cmd` and collects what it printed, which must carry neither a store's secret nor a key.
 fn ran(cmd: &mut Command) -> Ran {
     let output = cmd.stdin(Stdio::null()).output().unwrap();
     let (stdout, stderr) = text(&output);
     for printed in [&stdout, &stderr] {
         assert_no_secret("output", printed);
-        assert!(!printed.contains(S3_SECRET), "the S3 secret leaked");
-        assert!(!printed.contains("PRIVATE KEY"), "a private key leaked");
+        assert_no_store_secret(printed);
     }
     Ran {
         code: output.status.code(),
@@ -46,36 +57,60 @@ fn local_reference(server: &Server, dir: &Path) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-/// Publishes `server`'s roster to `s3://BUCKET/district.zip`: the URL and the object, the previous
-/// output a later run must leave alone.
-fn published_to_s3(s3: &S3, server: &Server, bucket: &str, cache: &Path) -> (String, Vec<u8>) {
-    let url = format!("s3://{bucket}/district.zip");
+/// Publishes `server`'s roster to `<scheme>://BUCKET/district.zip`: the URL and the object, the
+/// previous output a later run must leave alone.
+fn published_to(
+    store: &impl Store,
+    server: &Server,
+    bucket: &str,
+    cache: &Path,
+) -> (String, Vec<u8>) {
+    let url = store.url(&format!("{bucket}/district.zip"));
     let mut first = export_to(server, &url, cache);
-    s3.env(&mut first);
+    store.env(&mut first);
     ran(&mut first).exits(0);
-    let before = s3.get(bucket, "district.zip").unwrap();
+    let before = store.get(bucket, "district.zip").unwrap();
     (url, before)
+}
+
+/// The fixture's roster published to `store` as a new object, then over the previous one: each
+/// time it reads back (through the store's own API) equal to a local export, and nothing else is
+/// left in the bucket or the cache.
+fn publishes_byte_identical(store: &impl Store) {
+    let bucket = store.bucket("publish");
+    let server = Server::fixture();
+    let dir = workdir();
+    let url = store.url(&format!("{bucket}/nightly/district.zip"));
+    for round in ["new", "over the previous one"] {
+        let mut cmd = export_to(&server, &url, dir.path());
+        store.env(&mut cmd);
+        ran(&mut cmd).exits(0);
+        assert_eq!(
+            store.get(&bucket, "nightly/district.zip").as_deref(),
+            Some(local_reference(&server, dir.path()).as_slice()),
+            "{round}"
+        );
+        assert_eq!(
+            store.keys(&bucket),
+            ["nightly/district.zip"],
+            "no stray keys"
+        );
+    }
+    assert!(!has_staging(dir.path()), "no staging left in the cache");
 }
 
 #[test]
 fn a_zip_published_to_s3_reads_back_byte_identical() {
     let Some(s3) = S3::start() else { return };
-    let bucket = s3.bucket("publish");
-    let server = Server::fixture();
-    let dir = workdir();
-    let url = format!("s3://{bucket}/nightly/district.zip");
-    for round in ["new", "over the previous one"] {
-        let mut cmd = export_to(&server, &url, dir.path());
-        s3.env(&mut cmd);
-        ran(&mut cmd).exits(0);
-        assert_eq!(
-            s3.get(&bucket, "nightly/district.zip").as_deref(),
-            Some(local_reference(&server, dir.path()).as_slice()),
-            "{round}"
-        );
-        assert_eq!(s3.keys(&bucket), ["nightly/district.zip"], "no stray keys");
-    }
-    assert!(!has_staging(dir.path()), "no staging left in the cache");
+    publishes_byte_identical(&s3);
+}
+
+#[test]
+fn a_zip_published_to_azure_reads_back_byte_identical() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    publishes_byte_identical(&azurite);
 }
 
 /// A TCP relay from a loopback port to `to` that can be cut: a server that goes away mid-run.
@@ -124,43 +159,64 @@ impl Relay {
     }
 }
 
-#[test]
-fn a_failed_s3_upload_exits_non_zero_and_keeps_the_previous_object() {
+/// A run whose store goes away while it is under way, and one to a bucket that does not exist:
+/// both exit 5 naming the URL, and the previous object stays as it was, with nothing beside it.
+fn a_failed_upload_keeps_the_previous_object(store: &impl Store) {
     let fixture = Server::fixture();
-    let Some(s3) = S3::start() else { return };
-    let bucket = s3.bucket("failed");
+    let bucket = store.bucket("failed");
     let dir = workdir();
-    let (url, before) = published_to_s3(&s3, &fixture, &bucket, dir.path());
+    let (url, before) = published_to(store, &fixture, &bucket, dir.path());
+    losing_the_store_keeps(store, &bucket, &url, &before, dir.path());
 
-    // The store goes away while the run is under way.
-    let relay = Relay::start(s3.endpoint.trim_start_matches("http://").to_string());
+    // A bucket that does not exist: the same, and it names the URL.
+    let missing = store.url(&format!("{bucket}-missing/district.zip"));
+    let mut cmd = export_to(&fixture, &missing, dir.path());
+    store.env(&mut cmd);
+    ran(&mut cmd).exits(5).says(&missing);
+}
+
+/// A run to `url` whose store goes away while it is under way exits 5 naming the URL, and the
+/// previous object (`before`, at `district.zip`) stays as it was, alone in its bucket.
+fn losing_the_store_keeps(
+    store: &impl Store,
+    bucket: &str,
+    url: &str,
+    before: &[u8],
+    cache: &Path,
+) {
+    let relay = Relay::start(store.endpoint().trim_start_matches("http://").to_string());
     let slow = slow_server();
-    let mut child = spawn_slow(&slow, &url, |cmd| {
-        s3.env(cmd);
-        cmd.env("XDG_CACHE_HOME", dir.path()).env(
-            "AWS_ENDPOINT_URL",
-            format!("http://127.0.0.1:{}", relay.port),
-        );
+    let mut child = spawn_slow(&slow, url, |cmd| {
+        store.point(cmd, &format!("http://127.0.0.1:{}", relay.port));
+        cmd.env("XDG_CACHE_HOME", cache);
     });
-    wait_for_staging(dir.path(), &mut child);
+    wait_for_staging(cache, &mut child);
     relay.cut.store(true, Ordering::SeqCst);
     let (status, stderr) = finish(child);
     assert_eq!(status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains(&url), "{stderr}");
-    assert!(!stderr.contains(S3_SECRET));
+    assert!(stderr.contains(url), "{stderr}");
+    assert_no_store_secret(&stderr);
     assert_eq!(
-        s3.get(&bucket, "district.zip").unwrap(),
+        store.get(bucket, "district.zip").unwrap(),
         before,
         "untouched"
     );
-    assert_eq!(s3.keys(&bucket), ["district.zip"], "no stray keys");
-    assert!(!has_staging(dir.path()), "no staging left");
+    assert_eq!(store.keys(bucket), ["district.zip"], "no stray keys");
+    assert!(!has_staging(cache), "no staging left");
+}
 
-    // A bucket that does not exist: the same, and it names the URL.
-    let missing = format!("s3://{bucket}-missing/district.zip");
-    let mut cmd = export_to(&fixture, &missing, dir.path());
-    s3.env(&mut cmd);
-    ran(&mut cmd).exits(5).says(&missing);
+#[test]
+fn a_failed_s3_upload_exits_non_zero_and_keeps_the_previous_object() {
+    let Some(s3) = S3::start() else { return };
+    a_failed_upload_keeps_the_previous_object(&s3);
+}
+
+#[test]
+fn a_failed_azure_upload_exits_non_zero_and_keeps_the_previous_object() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    a_failed_upload_keeps_the_previous_object(&azurite);
 }
 
 #[test]
@@ -169,18 +225,29 @@ fn the_shrink_guard_reads_a_remote_previous_bundle_back() {
     let Some(s3) = S3::start() else { return };
     let bucket = s3.bucket("shrink");
     let dir = workdir();
-    let (url, before) = published_to_s3(&s3, &fixture, &bucket, dir.path());
+    let (url, before) = published_to(&s3, &fixture, &bucket, dir.path());
+    the_shrink_guard_keeps(&s3, &bucket, &url, &before, dir.path());
+}
 
+/// A run of a much smaller roster to `url` downloads the previous bundle (`before`, at
+/// `district.zip`), counts it, refuses (exit 4) and leaves it, and its downloaded copy is gone.
+fn the_shrink_guard_keeps(
+    store: &impl Store,
+    bucket: &str,
+    url: &str,
+    before: &[u8],
+    cache: &Path,
+) {
     let tiny = Server::start(SandboxOptions {
         district: District::Synthetic { users: 2, seed: 1 },
         ..Default::default()
     });
-    let mut shrunk = export_to(&tiny, &url, dir.path());
-    s3.env(&mut shrunk);
-    ran(&mut shrunk).exits(4).says("would fall from").says(&url);
-    assert_eq!(s3.get(&bucket, "district.zip").unwrap(), before, "kept");
-    assert!(!has_staging(dir.path()));
-    let work = dir.path().join("roster-export/work");
+    let mut shrunk = export_to(&tiny, url, cache);
+    store.env(&mut shrunk);
+    ran(&mut shrunk).exits(4).says("would fall from").says(url);
+    assert_eq!(store.get(bucket, "district.zip").unwrap(), before, "kept");
+    assert!(!has_staging(cache));
+    let work = cache.join("roster-export/work");
     let left: Vec<_> = std::fs::read_dir(&work)
         .unwrap()
         .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
