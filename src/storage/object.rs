@@ -25,13 +25,14 @@ const PART_BYTES: usize = 16 * 1024 * 1024;
 /// The S3 endpoint variables, as object_store reads them.
 const ENDPOINT_VARS: [&str; 3] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"];
 
-/// Refuses a plain-http S3 endpoint off loopback unless `AWS_ALLOW_HTTP=true`: credentials would
-/// be signed in the clear and student data would cross the network unencrypted.
+/// Refuses a plain-http store endpoint off loopback unless the store's own allow variable
+/// (`AWS_ALLOW_HTTP`, `AZURE_ALLOW_HTTP`, `GOOGLE_ALLOW_HTTP`) is `true`: credentials would be
+/// sent or signed in the clear and student data would cross the network unencrypted.
 pub(super) fn check_endpoint(url: &RemoteUrl) -> Result<(), StorageError> {
-    let Some(endpoint) = plain_http_endpoint(url) else {
+    let Some((endpoint, allow_var)) = plain_http_endpoint(url) else {
         return Ok(());
     };
-    if plain_http_allowed(&endpoint, allow_http()) {
+    if plain_http_allowed(&endpoint, allow_http(allow_var)) {
         return Ok(());
     }
     Err(StorageError::Config {
@@ -39,31 +40,64 @@ pub(super) fn check_endpoint(url: &RemoteUrl) -> Result<(), StorageError> {
         message: format!(
             "refusing the plain-http endpoint {endpoint} (not on loopback): credentials and \
              student data would cross the network unencrypted; use https, or set \
-             AWS_ALLOW_HTTP=true if that network is trusted"
+             {allow_var}=true if that network is trusted"
         ),
     })
 }
 
-/// The S3 endpoint from the environment when it is plain http.
-fn plain_http_endpoint(url: &RemoteUrl) -> Option<url::Url> {
-    if !matches!(
-        url,
-        RemoteUrl::Object {
-            scheme: ObjectScheme::S3,
-            ..
-        }
-    ) {
+/// The store's endpoint from the environment when it is plain http, with the variable that
+/// allows that: for S3 the endpoint variables; for Azure an endpoint override or, in emulator
+/// mode, the emulator's URL; for GCS the base URL, or the one a service-account key names.
+fn plain_http_endpoint(url: &RemoteUrl) -> Option<(url::Url, &'static str)> {
+    let RemoteUrl::Object { scheme, .. } = url else {
         return None;
-    }
-    ENDPOINT_VARS
+    };
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (candidates, allow_var): (Vec<String>, _) = match scheme {
+        ObjectScheme::S3 => (
+            ENDPOINT_VARS
+                .iter()
+                .find_map(|v| var(v))
+                .into_iter()
+                .collect(),
+            "AWS_ALLOW_HTTP",
+        ),
+        ObjectScheme::Azure => {
+            let emulator = var("AZURE_STORAGE_USE_EMULATOR")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                .then(|| var("AZURITE_BLOB_STORAGE_URL"))
+                .flatten();
+            let endpoint = var("AZURE_STORAGE_ENDPOINT").or_else(|| var("AZURE_ENDPOINT"));
+            (
+                endpoint.into_iter().chain(emulator).collect(),
+                "AZURE_ALLOW_HTTP",
+            )
+        }
+        ObjectScheme::Gcs => {
+            let key = var("GOOGLE_SERVICE_ACCOUNT_KEY").or_else(|| {
+                ["GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH"]
+                    .iter()
+                    .find_map(|v| var(v))
+                    .and_then(|path| std::fs::read_to_string(path).ok())
+            });
+            let in_key = key
+                .and_then(|k| serde_json::from_str::<serde_json::Value>(&k).ok())
+                .and_then(|k| k.get("gcs_base_url")?.as_str().map(str::to_string));
+            (
+                var("GOOGLE_BASE_URL").into_iter().chain(in_key).collect(),
+                "GOOGLE_ALLOW_HTTP",
+            )
+        }
+    };
+    candidates
         .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .and_then(|text| url::Url::parse(&text).ok())
-        .filter(|endpoint| endpoint.scheme() == "http")
+        .filter_map(|text| url::Url::parse(text).ok())
+        .find(|endpoint| endpoint.scheme() == "http")
+        .map(|endpoint| (endpoint, allow_var))
 }
 
 /// Plain http is for loopback (a local test server), or wherever the user said the network is
-/// trusted (`AWS_ALLOW_HTTP=true`).
+/// trusted.
 fn plain_http_allowed(endpoint: &url::Url, allow_http: bool) -> bool {
     allow_http || is_loopback(endpoint)
 }
@@ -77,8 +111,8 @@ fn is_loopback(endpoint: &url::Url) -> bool {
     }
 }
 
-fn allow_http() -> bool {
-    std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+fn allow_http(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// The store and the object's path within it.
@@ -110,7 +144,7 @@ fn open(url: &RemoteUrl) -> Result<(Arc<dyn ObjectStore>, ObjectPath), StorageEr
                 .with_bucket_name(bucket)
                 .with_retry(retry);
             // Plain http on loopback (a local test server) needs no AWS_ALLOW_HTTP.
-            let loopback = plain_http_endpoint(url).is_some_and(|e| is_loopback(&e));
+            let loopback = plain_http_endpoint(url).is_some_and(|(e, _)| is_loopback(&e));
             let builder = if loopback {
                 builder.with_allow_http(true)
             } else {

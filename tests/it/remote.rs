@@ -271,6 +271,37 @@ fn a_plain_http_s3_endpoint_off_loopback_is_refused() {
 }
 
 #[test]
+fn a_plain_http_azure_or_gcs_endpoint_off_loopback_is_refused() {
+    let dir = workdir();
+    let server = Server::fixture();
+    let gcs_key = r#"{"gcs_base_url":"http://gcs.invalid:4443","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}"#;
+    for (out, env, shown, allow) in [
+        (
+            "az://rosters/district.zip",
+            vec![
+                ("AZURE_STORAGE_USE_EMULATOR", "true"),
+                ("AZURITE_BLOB_STORAGE_URL", "http://azure.invalid:10000"),
+            ],
+            "http://azure.invalid:10000/",
+            "AZURE_ALLOW_HTTP=true",
+        ),
+        (
+            "gs://rosters/district.zip",
+            vec![("GOOGLE_SERVICE_ACCOUNT_KEY", gcs_key)],
+            "http://gcs.invalid:4443/",
+            "GOOGLE_ALLOW_HTTP=true",
+        ),
+    ] {
+        let mut cmd = export_to(&server, out, dir.path());
+        cmd.envs(env);
+        ran(&mut cmd)
+            .exits(2)
+            .says(&format!("refusing the plain-http endpoint {shown}"))
+            .says(allow);
+    }
+}
+
+#[test]
 fn a_folder_output_cannot_go_to_a_remote_store() {
     let fixture = Server::fixture();
     let dir = workdir();
