@@ -21,10 +21,11 @@ use crate::run::{self, Pool};
 use crate::settings::{self, Config, LoadedProfile, Settings, SettingsError};
 
 /// Tenants run at once when `--tenants` is not given. A tenant mostly waits on its host; measured
-/// with 50 tenants on their own hosts (README "Performance"), 8 at once ran 7× faster than one
-/// after another, 32 at once 17× (peak 123 MiB), 50 at once 20× (175–182 MiB): 32 takes most of
-/// the gain while memory stays well inside a 256 MiB pod.
-pub const DEFAULT_TENANTS: usize = 32;
+/// with 50 tenants on their own hosts (README "Performance"), 32 at once ran 18.5–19.2× faster
+/// than one after another (peak 65–127 MiB), 50 at once 22.3–25.7× (84–169 MiB). The page
+/// budget stops growing at eight tenants' worth, so more tenants at once wait their turn for page
+/// memory rather than add to it, and 50 stays inside a 256 MiB pod.
+pub const DEFAULT_TENANTS: usize = 50;
 
 /// Which profiles run, and how many at once.
 #[derive(Debug)]
