@@ -18,15 +18,7 @@ pub(crate) fn members<'a>(
     mut visit: impl FnMut(&'a str, &'a str),
 ) -> Result<(), Unusual> {
     let b = object.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return Err(Unusual);
-    }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return end(b, i + 1);
-    }
-    loop {
+    list(b, b'{', b'}', |i| {
         if b.get(i) != Some(&b'"') {
             return Err(Unusual);
         }
@@ -35,40 +27,48 @@ pub(crate) fn members<'a>(
         if name.contains('\\') {
             return Err(Unusual);
         }
-        i = skip_ws(b, close);
-        if b.get(i) != Some(&b':') {
+        let colon = skip_ws(b, close);
+        if b.get(colon) != Some(&b':') {
             return Err(Unusual);
         }
-        let start = skip_ws(b, i + 1);
+        let start = skip_ws(b, colon + 1);
         let stop = value_end(b, start)?;
         visit(name, &object[start..stop]);
-        i = skip_ws(b, stop);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return end(b, i + 1),
-            _ => return Err(Unusual),
-        }
-    }
+        Ok(stop)
+    })
 }
 
 /// Appends the raw JSON text of each item of `array` to `into`.
 pub(crate) fn items<'a>(array: &'a str, into: &mut Vec<&'a str>) -> Result<(), Unusual> {
     let b = array.as_bytes();
+    list(b, b'[', b']', |i| {
+        let stop = value_end(b, i)?;
+        into.push(&array[i..stop]);
+        Ok(stop)
+    })
+}
+
+/// Walks a comma-separated list between `open` and `close`: `element(i)` reads the element that
+/// starts at `i` and returns the index just past it.
+fn list(
+    b: &[u8],
+    open: u8,
+    close: u8,
+    mut element: impl FnMut(usize) -> Result<usize, Unusual>,
+) -> Result<(), Unusual> {
     let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'[') {
+    if b.get(i) != Some(&open) {
         return Err(Unusual);
     }
     i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b']') {
+    if b.get(i) == Some(&close) {
         return end(b, i + 1);
     }
     loop {
-        let stop = value_end(b, i)?;
-        into.push(&array[i..stop]);
-        i = skip_ws(b, stop);
+        i = skip_ws(b, element(i)?);
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
-            Some(b']') => return end(b, i + 1),
+            Some(&c) if c == close => return end(b, i + 1),
             _ => return Err(Unusual),
         }
     }
