@@ -353,11 +353,15 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
+    /// A request for the cache to put a token on.
+    fn get() -> reqwest::Request {
+        reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap())
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_rejection_retires_only_the_token_it_names() {
         let (tokens, _) = source(Duration::from_secs(3600), Duration::ZERO);
-        let mut request =
-            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        let mut request = get();
         let first = tokens.authorize(&mut request).await.unwrap();
         assert_eq!(tokens.reject(first).await, Refusal::Fresh);
         let second = tokens.authorize(&mut request).await.unwrap();
@@ -371,14 +375,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_waiting_request_is_renewed_with_the_newest_token() {
         let (tokens, _) = source(Duration::from_secs(3600), Duration::ZERO);
-        let url = "http://127.0.0.1/x";
-        let mut waiting = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+        let mut waiting = get();
         let first = tokens.authorize(&mut waiting).await.unwrap();
         assert_eq!(tokens.renew(&mut waiting, first), first);
         tokens.reject(first).await;
         // Nothing cached yet: it keeps what it has rather than wait for a fetch.
         assert_eq!(tokens.renew(&mut waiting, first), first);
-        let mut other = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+        let mut other = get();
         let second = tokens.authorize(&mut other).await.unwrap();
         assert_eq!(tokens.renew(&mut waiting, first), second);
         assert_eq!(
@@ -390,8 +393,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_token_refused_after_it_served_wore_out() {
         let (tokens, _) = source(Duration::from_secs(3600), Duration::ZERO);
-        let mut request =
-            reqwest::Request::new(reqwest::Method::GET, "http://127.0.0.1/x".parse().unwrap());
+        let mut request = get();
         let first = tokens.authorize(&mut request).await.unwrap();
         tokens.accepted(first);
         assert_eq!(tokens.reject(first).await, Refusal::Worn);
