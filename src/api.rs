@@ -195,7 +195,7 @@ impl PageSource for ApiClient {
                 let attempts = &attempts;
                 async move {
                     attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let mut request = match self.transport.json_get(url, &self.headers) {
+                    let request = match self.transport.json_get(url, &self.headers) {
                         Ok(r) => r,
                         Err(e) => {
                             return Step::Fatal(
@@ -207,28 +207,20 @@ impl PageSource for ApiClient {
                             );
                         }
                     };
-                    let mut credential = match self.credentials.authorize(&mut request).await {
-                        Ok(c) => c,
-                        Err(source) => {
-                            return Step::Fatal(ApiError::Auth {
-                                target: target.clone(),
-                                source,
-                            });
-                        }
-                    };
-                    let sent = self
-                        .transport
-                        .send_with(request, |r| {
-                            credential = self.credentials.renew(r, credential);
-                        })
-                        .await;
+                    let (sent, credential) =
+                        match self.credentials.send(&self.transport, request).await {
+                            Ok(sent) => sent,
+                            Err(source) => {
+                                return Step::Fatal(ApiError::Auth {
+                                    target: target.clone(),
+                                    source,
+                                });
+                            }
+                        };
                     let reply = match classify(target, sent) {
                         Ok(reply) => reply,
                         Err(step) => return step,
                     };
-                    if reply.status != StatusCode::UNAUTHORIZED {
-                        self.credentials.accepted(credential);
-                    }
                     match reply.status {
                         StatusCode::UNAUTHORIZED => {
                             // A token another request already replaced, or one that wore out

@@ -202,28 +202,18 @@ impl Probe {
         let renewed = std::sync::atomic::AtomicBool::new(false);
         self.transport
             .with_retry(&target, |_| async {
-                let mut request = match self.transport.json_get(url, &self.headers) {
+                let request = match self.transport.json_get(url, &self.headers) {
                     Ok(request) => request,
                     Err(e) => return Step::Fatal(Error::Internal(e.to_string())),
                 };
-                let mut credential = match self.credentials.authorize(&mut request).await {
-                    Ok(credential) => credential,
+                // The token is fetched before the probes (token_info), so this times the request.
+                let started = Instant::now();
+                let (sent, credential) = match self.credentials.send(&self.transport, request).await
+                {
+                    Ok(sent) => sent,
                     Err(e) => return Step::Fatal(e.into()),
                 };
-                let started = Instant::now();
-                let sent = self
-                    .transport
-                    .send_with(request, |r| {
-                        credential = self.credentials.renew(r, credential);
-                    })
-                    .await;
                 let took = started.elapsed();
-                if sent
-                    .as_ref()
-                    .is_ok_and(|r| r.status != StatusCode::UNAUTHORIZED)
-                {
-                    self.credentials.accepted(credential);
-                }
                 match classify::<Answer, Error>(&target, sent) {
                     Ok(reply)
                         if reply.status == StatusCode::UNAUTHORIZED

@@ -27,7 +27,7 @@ pub use store::{StoreError, TokenStore};
 pub use token_endpoint::TokenEndpoint;
 pub use tokens::{AccessToken, Credential, Refusal, TokenFetch, TokenInfo, TokenSource};
 
-use crate::http::{HttpError, Transport};
+use crate::http::{AttemptError, HttpError, Reply, Transport};
 use crate::named::named_enum;
 
 named_enum! {
@@ -215,9 +215,30 @@ impl Authorizer {
         }
     }
 
+    /// Sends `request` through `transport` with credentials on it: renewed just before it goes
+    /// out if it waited its turn, and noted as accepted when the reply is anything but 401.
+    /// Returns the attempt and the credential it carried, for a 401 to [`Authorizer::reject`].
+    pub async fn send(
+        &self,
+        transport: &Transport,
+        mut request: reqwest::Request,
+    ) -> Result<(Result<Reply, AttemptError>, Credential), AuthError> {
+        let mut credential = self.authorize(&mut request).await?;
+        let sent = transport
+            .send_with(request, |r| credential = self.renew(r, credential))
+            .await;
+        if sent
+            .as_ref()
+            .is_ok_and(|r| r.status != reqwest::StatusCode::UNAUTHORIZED)
+        {
+            self.accepted(credential);
+        }
+        Ok((sent, credential))
+    }
+
     /// Just before `request` goes out: the newest cached token in place of the one it was given
     /// (a signature was made for this request and stays).
-    pub fn renew(&self, request: &mut reqwest::Request, credential: Credential) -> Credential {
+    fn renew(&self, request: &mut reqwest::Request, credential: Credential) -> Credential {
         match self {
             Authorizer::Tokens(tokens) => tokens.renew(request, credential),
             Authorizer::Signer(_) => credential,
@@ -225,7 +246,7 @@ impl Authorizer {
     }
 
     /// The server accepted `credential` (any answer but 401).
-    pub fn accepted(&self, credential: Credential) {
+    fn accepted(&self, credential: Credential) {
         if let Authorizer::Tokens(tokens) = self {
             tokens.accepted(credential);
         }
