@@ -162,7 +162,13 @@ impl Page {
         self.text(&self.ids[i])
     }
 
-    /// Drops the records for which `keep` says no; used by the pager to de-duplicate.
+    /// Every record's sourcedId, in server order.
+    pub fn sourced_ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.ids.iter().map(|r| self.text(r))
+    }
+
+    /// Drops the records for which `keep` says no, asking of each sourcedId in server order; used
+    /// by the pager to de-duplicate.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let mut kept_ids = Vec::with_capacity(self.ids.len());
         let mut kept = Vec::with_capacity(self.records.len());

@@ -29,7 +29,7 @@ mod budget;
 mod seen;
 #[cfg(test)]
 mod walk_tests;
-use seen::SeenIds;
+use seen::{BYTES_PER_ID, SeenIds};
 
 pub use budget::{Budget, Hold};
 
@@ -151,9 +151,6 @@ pub struct Feed<'a, T> {
     pub ids: &'a Budget,
     pub bar: &'a CollectionBar,
 }
-
-/// Bytes a seen sourcedId takes (a 128-bit hash).
-const BYTES_PER_ID: usize = 16;
 
 /// What to walk: a collection, all of it or what a filter selects, and whether to note the
 /// newest `dateLastModified` and the records marked deleted (for incremental exports).
@@ -546,8 +543,9 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
             );
         }
         let before = page.len() as u64;
-        let seen = &mut self.seen;
-        page.retain(|id| seen.insert(id));
+        let fresh = self.seen.insert_all(page.sourced_ids());
+        let mut fresh = fresh.into_iter();
+        page.retain(|_| fresh.next().unwrap_or(true));
         if self.track_changes || self.keep_ids {
             for i in 0..page.len() {
                 let record = page.record(i);
