@@ -44,13 +44,15 @@ fn main() -> ExitCode {
     error::to_exit_code(code)
 }
 
-/// Page bodies are megabytes each and short-lived. glibc raises its mmap threshold after the first
-/// such buffer is freed and then keeps later ones on the heap, where freed pages stay resident;
-/// a fixed threshold sends them to mmap and back to the OS, keeping peak memory flat.
+/// glibc raises its mmap threshold after the first large buffer is freed and then keeps later
+/// ones on the heap, where freed pages stay resident; a fixed threshold keeps peak memory flat.
+/// 1 MiB: the HTTP read buffers (up to ~400 KiB, one per response) stay on the heap and are
+/// reused, where a fresh mapping for each would have the kernel fault in and zero its pages;
+/// page bodies, larger, come from a pool of their own (`http::buffers`).
 fn limit_heap_growth() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
     }
 }

@@ -6,6 +6,7 @@
 //! knows nothing of credentials: the callers (`auth` for token requests, `api` for the API) put
 //! them on their requests.
 
+mod buffers;
 mod ca;
 pub mod pace;
 mod pin;
@@ -17,10 +18,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
+pub use buffers::BodyBuffers;
 pub use ca::CaCertError;
 pub use pace::{HostReport, Limit, PaceSettings, Pacing};
 pub use retry::{RetryPolicy, Step, classify, retry_after};
@@ -174,6 +176,7 @@ pub struct Transport {
     pacing: Arc<Pacing>,
     settings: HttpSettings,
     counters: HttpCounters,
+    bodies: Arc<BodyBuffers>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -186,9 +189,13 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// Builds the client; `pacing` holds the pacers it shares with any other transport to the same
-    /// hosts. Fails with [`HttpError::CaCert`] when a `--ca-cert` or `--pin-cert` file is missing
-    /// or holds no usable certificate.
-    pub fn new(settings: HttpSettings, pacing: Arc<Pacing>) -> Result<Arc<Transport>, HttpError> {
+    /// hosts, `bodies` the page buffers. Fails with [`HttpError::CaCert`] when a `--ca-cert` or
+    /// `--pin-cert` file is missing or holds no usable certificate.
+    pub fn new(
+        settings: HttpSettings,
+        pacing: Arc<Pacing>,
+        bodies: Arc<BodyBuffers>,
+    ) -> Result<Arc<Transport>, HttpError> {
         let tls = pin::client_config(&settings.ca_certs, &settings.pin_certs)?;
         let client = build_client(&settings, &tls, true)?;
         Ok(Arc::new(Transport {
@@ -197,6 +204,7 @@ impl Transport {
             pacing,
             settings,
             counters: HttpCounters::default(),
+            bodies,
         }))
     }
 
@@ -209,7 +217,7 @@ impl Transport {
     /// A transport with pacers of its own (one command, one tenant).
     pub fn standalone(settings: HttpSettings) -> Result<Arc<Transport>, HttpError> {
         let pacing = Pacing::new(settings.pace);
-        Transport::new(settings, pacing)
+        Transport::new(settings, pacing, BodyBuffers::new())
     }
 
     /// What the pacers found about each host this transport sent to.
@@ -303,18 +311,30 @@ impl Transport {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(AttemptError::TooLarge(limit));
         }
-        // Sized up front when the length is known, so a page is not copied while it grows.
-        let mut body = BytesMut::with_capacity(response.content_length().map_or(0, |n| n as usize));
+        // Sized up front when the length is known, so a page is not copied while it grows; pages
+        // (large or of unknown length) go into a reused buffer.
+        let length = response.content_length().map(|n| n as usize);
+        let pooled = length.is_none_or(|n| n >= buffers::POOLED_FROM);
+        let mut body = if pooled {
+            self.bodies.take(length.unwrap_or(0))
+        } else {
+            Vec::with_capacity(length.unwrap_or(0))
+        };
         while let Some(chunk) = response.chunk().await.map_err(AttemptError::Transport)? {
             if body.len() + chunk.len() > limit {
                 return Err(AttemptError::TooLarge(limit));
             }
             body.extend_from_slice(&chunk);
         }
+        let body = if pooled {
+            self.bodies.freeze(body)
+        } else {
+            Bytes::from(body)
+        };
         Ok(Reply {
             status,
             headers,
-            body: body.freeze(),
+            body,
         })
     }
 

@@ -19,7 +19,7 @@ use crate::api::{ApiClient, ApiError};
 use crate::auth::Authorizer;
 use crate::error::Error;
 use crate::export::{Bundle, Destination, PublishReport};
-use crate::http::{Pacing, Transport};
+use crate::http::{BodyBuffers, Pacing, Transport};
 use crate::pager::{self, Budget, Feed, PagerError};
 use crate::progress::Progress;
 use crate::settings::{Config, Plan, Pull};
@@ -31,11 +31,12 @@ const PAGE_BUDGET: usize = 16 * 1024 * 1024;
 /// Bytes the seen-id sets of the collections walked at once may take.
 const ID_BUDGET: usize = 32 * 1024 * 1024;
 
-/// What the runs of one process share: each host's pacer (tenants on one host share its limit)
-/// and the memory budgets their pages and seen-id sets are paid from.
+/// What the runs of one process share: each host's pacer (tenants on one host share its limit),
+/// the memory budgets their pages and seen-id sets are paid from, and the page buffers.
 #[derive(Debug, Clone)]
 pub struct Pool {
     pub pacing: Arc<Pacing>,
+    bodies: Arc<BodyBuffers>,
     pages: Budget,
     ids: Budget,
 }
@@ -48,6 +49,7 @@ impl Pool {
     pub fn new(pacing: Arc<Pacing>, runs: usize) -> Pool {
         Pool {
             pacing,
+            bodies: BodyBuffers::new(),
             pages: Budget::new(PAGE_BUDGET * runs.clamp(1, 8)),
             ids: Budget::new(ID_BUDGET * runs.clamp(1, 4)),
         }
@@ -71,7 +73,7 @@ pub async fn run_in(config: Config, progress: Progress, pool: &Pool) -> Result<R
         Pull::Incremental(settings) => Some(Tracker::open(settings, &plan, base_url.as_str())?),
         _ => None,
     };
-    let transport = Transport::new(connection.http, pool.pacing.clone())?;
+    let transport = Transport::new(connection.http, pool.pacing.clone(), pool.bodies.clone())?;
     let credentials = Authorizer::new(connection.credentials, transport.clone());
     let api = Arc::new(ApiClient::new(
         transport.clone(),
