@@ -1,6 +1,6 @@
 //! Paging against servers that cap pages, drop X-Total-Count, drop Link, or both.
 
-use roster_sandbox::SandboxOptions;
+use roster_sandbox::{District, SandboxOptions};
 
 use crate::support::*;
 
@@ -83,4 +83,35 @@ fn without_either_header_offsets_advance_until_an_empty_page() {
         },
         &["--page-size", "7"],
     );
+}
+
+#[test]
+fn pages_of_a_megabyte_come_out_as_small_pages_do() {
+    // Bodies of 256 KiB and more, and those of unknown length (gzip, decoded), go into buffers
+    // lent again from page to page: no byte of one page may show up in another.
+    let export = |page_size: &str, compression: bool| {
+        let server = Server::start(SandboxOptions {
+            district: District::Synthetic {
+                users: 3000,
+                seed: 7,
+            },
+            compression,
+            ..Default::default()
+        });
+        let dir = workdir();
+        let out = dir.path().join("all.ndjson");
+        server
+            .export()
+            .args(["--scope", "roster.readonly", "--format", "ndjson"])
+            .args(["--page-size", page_size])
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        std::fs::read(&out).unwrap()
+    };
+    let small = export("100", false);
+    assert!(small.len() > 4 << 20, "{} bytes", small.len());
+    assert!(export("2500", false) == small, "megabyte pages differ");
+    assert!(export("2500", true) == small, "gzip-decoded pages differ");
 }
