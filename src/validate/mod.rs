@@ -84,7 +84,7 @@ fn check(mut source: Source, options: &Options) -> Result<Report, ValidateError>
             // A file without a sourcedId column is no target: its header says what is wrong.
             if let Some((ids, repeats)) = data::ids(&mut source, target)? {
                 data::report_repeats(&mut source, target, &repeats, &mut report)?;
-                targets.insert(target, ids);
+                targets.insert(target, ids.indexed());
             }
         }
     }
