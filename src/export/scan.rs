@@ -22,11 +22,11 @@ pub(crate) fn members<'a>(
         if b.get(i) != Some(&b'"') {
             return Err(Unusual);
         }
-        let close = string_end(b, i)?;
-        let name = &object[i + 1..close - 1];
-        if name.contains('\\') {
+        let (close, escaped) = string_span(b, i)?;
+        if escaped {
             return Err(Unusual);
         }
+        let name = &object[i + 1..close - 1];
         let colon = skip_ws(b, close);
         if b.get(colon) != Some(&b':') {
             return Err(Unusual);
@@ -92,14 +92,22 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// The index just past the string that opens at `i` (which holds `"`).
 fn string_end(b: &[u8], i: usize) -> Result<usize, Unusual> {
+    string_span(b, i).map(|(end, _)| end)
+}
+
+/// The index just past the string that opens at `i`, and whether it holds an escape (found on
+/// the way, so a member name need not be searched again).
+fn string_span(b: &[u8], i: usize) -> Result<(usize, bool), Unusual> {
     let mut at = i + 1;
+    let mut escaped = false;
     loop {
         let rest = b.get(at..).ok_or(Unusual)?;
         let found = at + memchr::memchr2(b'"', b'\\', rest).ok_or(Unusual)?;
         if b[found] == b'"' {
-            return Ok(found + 1);
+            return Ok((found + 1, escaped));
         }
         // An escape: the next byte is escaped whatever it is (`\"`, `\\`, `\u…`).
+        escaped = true;
         at = found + 2;
     }
 }
