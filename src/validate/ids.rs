@@ -67,7 +67,7 @@ impl IdSet {
         (set, repeats)
     }
 
-    /// The set with its bucket index (about 2 bytes an id more), for many lookups.
+    /// The set with its bucket index (2 to 4 bytes an id more), for many lookups.
     pub fn indexed(mut self) -> IdSet {
         let n = self.sorted.len();
         if n < 2 || u32::try_from(n).is_err() {
