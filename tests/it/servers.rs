@@ -41,16 +41,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until something accepts connections on `port`, or panics after `limit`.
-fn wait_for_port(port: u16, limit: Duration, child: &mut Child, what: &str) {
+/// Starts `cmd` with its output discarded and waits until something accepts connections on
+/// `port`; panics (and ends the process) if it exits first or is not listening after `limit`.
+fn serve(cmd: &mut Command, port: u16, limit: Duration, what: &str) -> Reaped {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut process = Reaped(Some(child));
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = process.0.as_mut().and_then(|c| c.try_wait().unwrap()) {
             panic!("{what} exited early: {status}");
         }
         assert!(started.elapsed() < limit, "{what} did not start listening");
         std::thread::sleep(Duration::from_millis(50));
     }
+    process
 }
 
 /// A process ended (SIGKILL) and reaped on drop.
@@ -87,16 +95,15 @@ impl S3 {
         }
         let moto = need("moto_server", "pip install 'moto[server]'")?;
         let port = free_port();
-        let mut child = Command::new(moto)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, Duration::from_secs(30), &mut child, "moto_server");
+        let process = serve(
+            Command::new(moto).args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+            port,
+            Duration::from_secs(30),
+            "moto_server",
+        );
         Some(S3 {
             endpoint: format!("http://127.0.0.1:{port}"),
-            _process: Reaped(Some(child)),
+            _process: process,
         })
     }
 
@@ -248,21 +255,21 @@ impl Azurite {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         // Telemetry off: nothing may leave the machine.
-        let mut child = Command::new(azurite)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-            .arg("--location")
-            .arg(dir.path())
-            .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, Duration::from_secs(60), &mut child, "azurite-blob");
+        let process = serve(
+            Command::new(azurite)
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .arg("--location")
+                .arg(dir.path())
+                .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
+                .current_dir(dir.path()),
+            port,
+            Duration::from_secs(60),
+            "azurite-blob",
+        );
         Some(Azurite {
             port,
             _dir: dir,
-            _process: Reaped(Some(child)),
+            _process: process,
         })
     }
 
@@ -435,21 +442,19 @@ impl Sshd {
              PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\nLogLevel ERROR\n"
         );
         std::fs::write(dir.path().join("sshd_config"), config).unwrap();
-        let mut child = Command::new(sshd)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(dir.path().join("sshd_config"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, Duration::from_secs(10), &mut child, "sshd");
+        let process = serve(
+            Command::new(sshd)
+                .args(["-D", "-e", "-f"])
+                .arg(dir.path().join("sshd_config")),
+            port,
+            Duration::from_secs(10),
+            "sshd",
+        );
         Some(Sshd {
             port,
             dir,
             user,
-            process: Reaped(Some(child)),
+            process,
         })
     }
 
