@@ -46,23 +46,27 @@ impl JsonFile {
     /// Writes one record (compacted if it is not).
     pub fn write_record(&mut self, text: &str) -> Result<(), ExportError> {
         self.buf.clear();
-        self.push(text);
+        self.push(text, false);
         self.flush_buf()
     }
 
     pub fn write_page(&mut self, page: &Page) -> Result<(), ExportError> {
         self.buf.clear();
         for text in page.records() {
-            self.push(text);
+            self.push(text, page.single_lines());
         }
         self.flush_buf()
     }
 
-    /// Adds a record, after the separator, to the buffer.
-    fn push(&mut self, text: &str) {
+    /// Adds a record, after the separator, to the buffer; `one_line`: known to be one already.
+    fn push(&mut self, text: &str, one_line: bool) {
         self.buf
             .extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
-        push_record(text, &mut self.buf);
+        if one_line {
+            self.buf.extend_from_slice(text.as_bytes());
+        } else {
+            push_record(text, &mut self.buf);
+        }
         self.rows += 1;
     }
 
@@ -140,11 +144,16 @@ impl Ndjson {
         page: &Page,
     ) -> Result<u64, ExportError> {
         let mut n = 0;
+        let one_line = page.single_lines();
         for text in page.records() {
             self.buf.extend_from_slice(b"{\"collection\":\"");
             self.buf.extend_from_slice(collection.name().as_bytes());
             self.buf.extend_from_slice(b"\",\"record\":");
-            push_record(text, &mut self.buf);
+            if one_line {
+                self.buf.extend_from_slice(text.as_bytes());
+            } else {
+                push_record(text, &mut self.buf);
+            }
             self.buf.extend_from_slice(b"}\n");
             n += 1;
             if self.buf.len() >= CHUNK {

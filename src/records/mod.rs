@@ -11,6 +11,9 @@ use serde_json::value::RawValue;
 
 use oneroster::{Collection, CollectionId};
 
+mod split;
+use split::{Cuts, IdAt};
+
 /// Why a 200 body could not be read as a page of the collection.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -48,6 +51,8 @@ pub struct Page {
     ids: Vec<Range<usize>>,
     /// The member the records were found under when it was not the documented key.
     pub found_under: Option<String>,
+    /// Known to have no line breaks between tokens, so each record is one line as it is.
+    single_lines: bool,
 }
 
 #[derive(Deserialize)]
@@ -62,67 +67,48 @@ impl Page {
     /// first, then the alternates real servers use; a body with neither is an error, never an
     /// empty page.
     pub fn parse(collection: &Collection, offset: u64, body: Bytes) -> Result<Page, PageError> {
-        let (records, ids, found_under) = {
-            let mut top = Top {
-                keys: collection,
-                found: None,
-                members: Vec::new(),
-                reading: None,
-            };
-            // Checked whole once here, so the records cut from it need no further check.
-            let text = std::str::from_utf8(&body).map_err(|e| {
-                PageError::InvalidJson(serde::de::Error::custom(format!("not UTF-8: {e}")))
-            })?;
-            let mut de = serde_json::Deserializer::from_str(text);
-            let read =
-                serde::Deserializer::deserialize_map(&mut de, &mut top).and_then(|()| de.end());
-            if let Err(e) = read {
-                return Err(match (top.reading, e.classify()) {
-                    (Some(key), serde_json::error::Category::Data) => {
-                        PageError::NotAnArray { key, source: e }
-                    }
-                    _ => PageError::InvalidJson(e),
-                });
+        // Checked whole once here, so the records cut from it need no further check.
+        let text = std::str::from_utf8(&body).map_err(|e| {
+            PageError::InvalidJson(serde::de::Error::custom(format!("not UTF-8: {e}")))
+        })?;
+        let (key, items, single_lines) = match split::split(text.as_bytes(), collection) {
+            Some(s) => (s.key, s.records, s.single_lines),
+            None => {
+                let (key, items) = parse_with_serde(collection, text)?;
+                (key, items, false)
             }
-            let Some((key, items)) = top.found else {
-                let mut members = top.members;
-                members.sort_unstable();
-                return Err(PageError::MissingKey {
-                    key: collection.response_key,
-                    members: if members.is_empty() {
-                        "none".to_string()
-                    } else {
-                        members.join(", ")
-                    },
-                });
-            };
-            let base = body.as_ptr() as usize;
-            let span = |s: &str| {
-                let start = s.as_ptr() as usize - base;
-                start..start + s.len()
-            };
-            let mut records = Vec::with_capacity(items.len());
-            let mut ids = Vec::with_capacity(items.len());
-            for (index, item) in items.iter().enumerate() {
-                let text = item.get();
-                if text.len() > MAX_RECORD_BYTES {
-                    return Err(PageError::RecordTooLarge {
-                        index,
-                        bytes: text.len(),
-                    });
-                }
-                if !text.starts_with('{') {
-                    return Err(PageError::NotAnObject { index });
-                }
-                let id = sourced_id(text)
-                    .map_err(|()| PageError::NotAnObject { index })?
-                    .ok_or(PageError::MissingSourcedId { index })?;
-                records.push(span(text));
-                ids.push(span(id));
-            }
-            let found_under = (key != collection.response_key).then(|| key.to_string());
-            (records, ids, found_under)
         };
+        let mut records = Vec::with_capacity(items.len());
+        let mut ids = Vec::with_capacity(items.len());
+        for (index, (record, id)) in items.into_iter().enumerate() {
+            let text = slice(&body, &record);
+            if text.len() > MAX_RECORD_BYTES {
+                return Err(PageError::RecordTooLarge {
+                    index,
+                    bytes: text.len(),
+                });
+            }
+            if !text.starts_with('{') {
+                return Err(PageError::NotAnObject { index });
+            }
+            let id = match id {
+                IdAt::Found(at) => Some(slice(&body, &at).trim()).filter(|t| !t.is_empty()),
+                IdAt::Absent => None,
+                IdAt::Unsure => sourced_id(text).map_err(|()| PageError::NotAnObject { index })?,
+            }
+            .ok_or(PageError::MissingSourcedId { index })?;
+            let start = id.as_ptr() as usize - body.as_ptr() as usize;
+            records.push(record);
+            ids.push(start..start + id.len());
+        }
+        let found_under = (key != 0).then(|| {
+            collection
+                .alternate_keys
+                .get(key - 1)
+                .copied()
+                .unwrap_or_default()
+                .to_string()
+        });
         Ok(Page {
             collection: collection.id,
             offset,
@@ -130,12 +116,19 @@ impl Page {
             records,
             ids,
             found_under,
+            single_lines,
         })
     }
 
     /// The size of the body it was cut from, in bytes.
     pub fn body_len(&self) -> usize {
         self.body.len()
+    }
+
+    /// Whether every record is known to be on one line as sent (no line breaks between its
+    /// tokens; inside strings there can be none), so it needs no compacting.
+    pub fn single_lines(&self) -> bool {
+        self.single_lines
     }
 
     /// Number of records on the page (before de-duplication).
@@ -185,6 +178,53 @@ impl Page {
     fn text(&self, r: &Range<usize>) -> &str {
         slice(&self.body, r)
     }
+}
+
+/// The records of a body that the quick pass left to serde_json (invalid JSON, or a shape it does
+/// not handle): which key they were under (0 the documented one, then the alternates) and their
+/// spans, or the error that names what is wrong.
+fn parse_with_serde(collection: &Collection, text: &str) -> Result<(usize, Cuts), PageError> {
+    let mut top = Top {
+        keys: collection,
+        found: None,
+        members: Vec::new(),
+        reading: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = serde::Deserializer::deserialize_map(&mut de, &mut top).and_then(|()| de.end());
+    if let Err(e) = read {
+        return Err(match (top.reading, e.classify()) {
+            (Some(key), serde_json::error::Category::Data) => {
+                PageError::NotAnArray { key, source: e }
+            }
+            _ => PageError::InvalidJson(e),
+        });
+    }
+    let Some((key, items)) = top.found else {
+        let mut members = top.members;
+        members.sort_unstable();
+        return Err(PageError::MissingKey {
+            key: collection.response_key,
+            members: if members.is_empty() {
+                "none".to_string()
+            } else {
+                members.join(", ")
+            },
+        });
+    };
+    let base = text.as_ptr() as usize;
+    let key = std::iter::once(collection.response_key)
+        .chain(collection.alternate_keys.iter().copied())
+        .position(|k| k == key)
+        .unwrap_or(0);
+    let items = items
+        .iter()
+        .map(|item| {
+            let start = item.get().as_ptr() as usize - base;
+            (start..start + item.get().len(), IdAt::Unsure)
+        })
+        .collect();
+    Ok((key, items))
 }
 
 /// The top of a page body, read as a map: the records of the first wanted member, and the names
