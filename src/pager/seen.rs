@@ -1,67 +1,63 @@
-//! The set of sourcedIds a walk has passed on, kept at 12 bytes a record so a collection of
-//! millions stays small: 96-bit hashes (collisions negligible: about 1 in 10^16 for two million
-//! ids) in one sorted vector, plus a small hash set of recent ones that is merged in when it
-//! fills. Nearly every id is new, so a bit filter in front answers most lookups without the
-//! binary search. A page's ids are hashed and their filter words read all at once before any is
-//! inserted: the words are scattered over megabytes, and loads that do not wait on one another
-//! overlap their cache misses, which one id at a time could not.
+//! The set of sourcedIds a walk has passed on: 80-bit hashes of them (collisions negligible:
+//! about 1 in 10^12 for two million ids) in one open-addressing table with linear probing, at
+//! most four fifths full, so 12.5 bytes a record. It is sized once from `X-Total-Count` when the
+//! host sends it, and doubles otherwise. A page's ids are hashed first and each one's slot is
+//! asked for a few ids ahead of its turn: the slots are scattered over megabytes, and a cache
+//! miss that was started early has mostly been paid by the time the slot is read.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+/// The key's slot is fetched this many ids ahead of its insert.
+const AHEAD: usize = 16;
 
-/// Recent hashes held before they are merged into the sorted run.
-const RECENT_CAP: usize = 1 << 16;
+/// The smallest table, in slots.
+const MIN_SLOTS: usize = 1 << 12;
 
-/// The filter's size in bits: about 8 a record (two bits in one word then pass ~5% of new ids on
-/// to the binary search), within these bounds (16 MiB at most).
-const FILTER_MIN_BITS: usize = 1 << 16;
-const FILTER_MAX_BITS: usize = 1 << 27;
+/// The table is at most `FILL_NUM / FILL_DEN` full.
+const FILL_NUM: usize = 4;
+const FILL_DEN: usize = 5;
 
-/// The bytes one id takes in the set.
-pub(crate) const BYTES_PER_ID: usize = std::mem::size_of::<Key>();
+/// The bytes one id takes in the set with the table at its fullest (rounded up).
+pub(crate) const BYTES_PER_ID: usize = (std::mem::size_of::<Key>() * FILL_DEN).div_ceil(FILL_NUM);
 
-/// The top 96 bits of an id's xxh3-128 hash, as three words (12 bytes, not 16 as a `u128`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Key([u32; 3]);
+/// The top 80 bits of an id's xxh3-128 hash, as five 16-bit words (10 bytes). All zero marks an
+/// empty slot; an id that hashes to it is stored as another key (one in 2^80).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Key([u16; 5]);
 
 impl Key {
+    const EMPTY: Key = Key([0; 5]);
+
     fn of(id: &str) -> Key {
         let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
-        Key([(h >> 96) as u32, (h >> 64) as u32, (h >> 32) as u32])
+        let word = |n: u32| (h >> (112 - 16 * n)) as u16;
+        let key = Key([word(0), word(1), word(2), word(3), word(4)]);
+        if key == Key::EMPTY {
+            Key([0, 0, 0, 0, 1])
+        } else {
+            key
+        }
     }
 
-    /// The top 64 bits: the recent set's hash and the filter word.
+    /// The top 64 bits, which place the key in the table.
     fn high(self) -> u64 {
-        (u64::from(self.0[0]) << 32) | u64::from(self.0[1])
-    }
-}
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.high());
+        self.0[..4]
+            .iter()
+            .fold(0, |acc, &w| (acc << 16) | u64::from(w))
     }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct SeenIds {
-    /// Older hashes, sorted.
-    sorted: Vec<Key>,
-    /// Hashes since the last merge.
-    recent: HashSet<Key, BuildHasherDefault<Prehashed>>,
-    /// Two bits per hash set (a word count that is a power of two): a clear one means the hash
-    /// was never inserted.
-    filter: Vec<u64>,
+    slots: Vec<Key>,
+    len: usize,
 }
 
 impl SeenIds {
-    /// Makes room for `expected` ids at once (from `X-Total-Count`), so the sorted run is not
-    /// reallocated, and briefly held twice, as it grows.
+    /// Makes room for `expected` ids at once (from `X-Total-Count`), so the table is not
+    /// rebuilt, and briefly held twice, as it grows.
     pub fn reserve(&mut self, expected: u64) {
-        // A lying header must not make us allocate gigabytes: 16M ids = 192 MiB at most.
+        // A lying header must not make us allocate gigabytes: 16M ids = 200 MiB at most.
         let expected = expected.min(1 << 24) as usize;
-        self.sorted
-            .reserve_exact(expected.saturating_sub(self.sorted.len()));
-        self.size_filter(expected);
+        self.make_room(expected);
     }
 
     /// Records `id`; false if it was already there.
@@ -73,113 +69,73 @@ impl SeenIds {
     /// Records each id in turn; whether each was new (one repeated within `ids` is new once).
     pub fn insert_all<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Vec<bool> {
         let keys: Vec<Key> = ids.into_iter().map(Key::of).collect();
-        let needed = self.len() + keys.len();
-        if self.filter.is_empty() || needed * 8 > self.filter.len() * 64 {
-            self.size_filter(needed * 2);
+        self.make_room(self.len + keys.len());
+        let mut new = Vec::with_capacity(keys.len());
+        for (i, &key) in keys.iter().enumerate() {
+            if let Some(&ahead) = keys.get(i + AHEAD) {
+                prefetch(&self.slots[self.home(ahead)]);
+            }
+            new.push(self.insert_key(key));
         }
-        // Read every filter word first (see the module notes); the result is not needed, only
-        // the cache lines it brings in.
-        let mut touched = 0u64;
-        for &key in &keys {
-            touched ^= self.filter[self.slot(key).0];
-        }
-        std::hint::black_box(touched);
-        keys.into_iter().map(|key| self.insert_key(key)).collect()
+        new
     }
 
     fn insert_key(&mut self, key: Key) -> bool {
-        let maybe_seen = self.probe(key);
-        if maybe_seen && (self.recent.contains(&key) || self.sorted.binary_search(&key).is_ok()) {
-            return false;
-        }
-        self.recent.insert(key);
-        self.mark(key);
-        if self.recent.len() >= RECENT_CAP {
-            self.merge();
-        }
-        true
-    }
-
-    fn len(&self) -> usize {
-        self.sorted.len() + self.recent.len()
-    }
-
-    /// The filter word of `key` and the two bits of it that `key` sets: both in one word, so a
-    /// lookup costs one cache miss, not two.
-    fn slot(&self, key: Key) -> (usize, u64) {
-        let word = key.high() as usize & (self.filter.len() - 1);
-        let bits = (1u64 << (key.0[2] & 63)) | (1u64 << ((key.0[2] >> 6) & 63));
-        (word, bits)
-    }
-
-    fn probe(&self, key: Key) -> bool {
-        let (word, bits) = self.slot(key);
-        self.filter[word] & bits == bits
-    }
-
-    fn mark(&mut self, key: Key) {
-        let (word, bits) = self.slot(key);
-        self.filter[word] |= bits;
-    }
-
-    /// Sizes the filter for `ids` records and sets the bits of every hash held.
-    fn size_filter(&mut self, ids: usize) {
-        let bits = (ids.saturating_mul(8))
-            .next_power_of_two()
-            .clamp(FILTER_MIN_BITS, FILTER_MAX_BITS);
-        if bits <= self.filter.len() * 64 {
-            return;
-        }
-        self.filter = vec![0; bits / 64];
-        let held: Vec<Key> = self.sorted.iter().chain(&self.recent).copied().collect();
-        for key in held {
-            self.mark(key);
-        }
-    }
-
-    /// Moves the recent hashes into the sorted run, merging from the back in place.
-    fn merge(&mut self) {
-        let mut fresh: Vec<Key> = self.recent.drain().collect();
-        fresh.sort_unstable();
-        let old_len = self.sorted.len();
-        self.sorted.resize(old_len + fresh.len(), Key::default());
-        let (mut i, mut j, mut k) = (old_len, fresh.len(), self.sorted.len());
-        while j > 0 {
-            k -= 1;
-            if i > 0 && self.sorted[i - 1] > fresh[j - 1] {
-                self.sorted[k] = self.sorted[i - 1];
-                i -= 1;
-            } else {
-                self.sorted[k] = fresh[j - 1];
-                j -= 1;
+        let mut i = self.home(key);
+        loop {
+            let slot = self.slots[i];
+            if slot == Key::EMPTY {
+                self.slots[i] = key;
+                self.len += 1;
+                return true;
+            }
+            if slot == key {
+                return false;
+            }
+            i += 1;
+            if i == self.slots.len() {
+                i = 0;
             }
         }
-        // Let the recent set's table be reused at its full size rather than regrown.
-        self.recent.shrink_to(RECENT_CAP);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Where `key`'s probe starts: its top bits scaled to the table (any size, not only powers
+    /// of two, so the table can be sized to the total).
+    fn home(&self, key: Key) -> usize {
+        ((u128::from(key.high()) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    /// Grows the table, if need be, so `ids` keys fill at most four fifths of it.
+    fn make_room(&mut self, ids: usize) {
+        let needed = ids.saturating_mul(FILL_DEN) / FILL_NUM + 1;
+        if needed <= self.slots.len() {
+            return;
+        }
+        let size = needed.max(self.slots.len() * 2).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![Key::EMPTY; size]);
+        self.len = 0;
+        for key in old.into_iter().filter(|&k| k != Key::EMPTY) {
+            self.insert_key(key);
+        }
     }
 }
 
-/// The keys are already xxh3 hashes: their high bits serve as the table's hash as they are.
-#[derive(Debug, Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
+/// Asks for the cache line holding `slot`, without waiting for it.
+#[inline]
+fn prefetch(slot: &Key) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, and `slot` is a valid reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast::<i8>());
     }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only keys (which write one u64) are hashed here; anything else is folded in plainly.
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
 }
 
 #[cfg(test)]
@@ -187,22 +143,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_repeats_across_merges() {
+    fn finds_repeats_as_the_table_grows() {
         let mut seen = SeenIds::default();
-        let n = RECENT_CAP * 3 + 17;
+        let n = MIN_SLOTS * 3 + 17;
         for i in 0..n {
             assert!(seen.insert(&format!("user-{i}")), "{i} is new");
         }
         assert_eq!(seen.len(), n);
         assert!(
-            seen.sorted.windows(2).all(|w| w[0] < w[1]),
-            "the merged run stays sorted"
+            seen.len * FILL_DEN <= seen.slots.len() * FILL_NUM,
+            "at most four fifths full"
         );
-        for i in (0..n).step_by(997) {
+        for i in (0..n).step_by(97) {
             assert!(!seen.insert(&format!("user-{i}")), "{i} was seen");
         }
         assert!(seen.insert("user-new"));
         assert_eq!(seen.len(), n + 1);
+    }
+
+    #[test]
+    fn a_reserved_table_is_not_rebuilt_and_probes_wrap_around() {
+        let mut seen = SeenIds::default();
+        seen.reserve(10_000);
+        let size = seen.slots.len();
+        assert_eq!(size, 10_000 * 5 / 4 + 1);
+        for i in 0..10_000 {
+            seen.insert(&format!("id-{i}"));
+        }
+        assert_eq!(seen.slots.len(), size, "sized once from the total");
+        // Keys whose probes all start at the last slot run on from the first.
+        let mut small = SeenIds::default();
+        small.make_room(3);
+        let last = |k| Key([u16::MAX, u16::MAX, u16::MAX, u16::MAX, k]);
+        for k in 1..=3 {
+            assert_eq!(small.home(last(k)), small.slots.len() - 1);
+            assert!(small.insert_key(last(k)));
+        }
+        assert_eq!(&small.slots[..2], &[last(2), last(3)]);
+        assert!((1..=3).all(|k| !small.insert_key(last(k))));
     }
 
     #[test]
@@ -214,6 +192,7 @@ mod tests {
             [true, false, false, true, false]
         );
         assert_eq!(seen.len(), 4);
-        assert_eq!(std::mem::size_of::<Key>(), 12);
+        assert_eq!(std::mem::size_of::<Key>(), 10);
+        assert_eq!(BYTES_PER_ID, 13);
     }
 }
