@@ -13,8 +13,9 @@
 //! it finds invalid, nesting deeper than [`MAX_DEPTH`], a top-level member name with escapes, a
 //! wanted member that is not an array of objects, no wanted member at all) makes it answer
 //! `None`, and the caller lets serde_json read the body, which gives the same records or the
-//! exact error as before. So it may be incomplete, never wrong. The body is already known to be
-//! UTF-8, so bytes of 0x80 and above can only be inside strings, where they are passed over.
+//! exact error as before. So it may be incomplete, never wrong. Bytes of 0x80 and above are
+//! passed over inside strings (and refused elsewhere); whether there were any is reported, so the
+//! caller checks the body is UTF-8 only when it is not plain ASCII.
 
 use std::ops::Range;
 
@@ -48,6 +49,8 @@ pub(super) struct Split {
     /// No line break between tokens anywhere in the records: each can be written as it is, on
     /// one line.
     pub single_lines: bool,
+    /// Every byte is below 0x80, so the body is UTF-8 without further check.
+    pub ascii: bool,
 }
 
 /// Splits `body` (UTF-8) into the records of `collection`, or `None` to leave it to serde_json.
@@ -97,6 +100,7 @@ pub(super) fn split(body: &[u8], collection: &Collection) -> Option<Split> {
         key,
         records,
         single_lines: !r.t.line_breaks,
+        ascii: !r.t.non_ascii,
     })
 }
 
@@ -298,6 +302,8 @@ struct Tokens<'a> {
     /// A `\n` or `\r` between tokens; a backslash anywhere so far.
     line_breaks: bool,
     backslashes: bool,
+    /// A byte of 0x80 or above anywhere so far.
+    non_ascii: bool,
 }
 
 impl<'a> Tokens<'a> {
@@ -315,6 +321,7 @@ impl<'a> Tokens<'a> {
             failed: false,
             line_breaks: false,
             backslashes: false,
+            non_ascii: false,
         }
     }
 
@@ -382,6 +389,7 @@ impl<'a> Tokens<'a> {
         };
         self.block = start;
         self.next_block = start + 64;
+        self.non_ascii |= m.high != 0;
 
         // Which bytes a backslash escapes. Backslashes are rare in rosters: walked one by one.
         let mut escaped = u64::from(self.escape_carry);
@@ -469,6 +477,8 @@ struct Masks {
     line_break: u64,
     /// `{` `}` `[` `]` `:` `,`
     punctuation: u64,
+    /// 0x80 and above: beyond ASCII.
+    high: u64,
 }
 
 impl Masks {
@@ -500,6 +510,7 @@ impl Masks {
             whitespace: 0,
             line_break: 0,
             punctuation: 0,
+            high: 0,
         };
         for (k, chunk) in block.chunks_exact(32).enumerate() {
             // SAFETY: `chunk` is 32 readable bytes, loaded unaligned.
@@ -512,6 +523,7 @@ impl Masks {
                 _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'{' as i8)),
                 _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8)),
             );
+            m.high |= bits(v);
             m.quote |= bits(eq(b'"'));
             m.backslash |= bits(eq(b'\\'));
             m.control |= bits(_mm256_cmpeq_epi8(
@@ -545,6 +557,7 @@ impl Masks {
             whitespace: 0,
             line_break: 0,
             punctuation: 0,
+            high: 0,
         };
         // Sixteen bytes at a time with SSE2, which every x86_64 processor has.
         for (k, chunk) in block.chunks_exact(16).enumerate() {
@@ -561,6 +574,7 @@ impl Masks {
                     _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
                     _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
                 );
+                m.high |= bits(v);
                 m.quote |= bits(eq(b'"'));
                 m.backslash |= bits(eq(b'\\'));
                 // v <= 0x1f (unsigned) exactly when min(v, 0x1f) == v.
@@ -583,6 +597,7 @@ impl Masks {
             whitespace: 0,
             line_break: 0,
             punctuation: 0,
+            high: 0,
         };
         for (i, &c) in block.iter().enumerate() {
             let bit = 1u64 << i;
@@ -599,6 +614,9 @@ impl Masks {
             }
             if c < 0x20 {
                 m.control |= bit;
+            }
+            if c >= 0x80 {
+                m.high |= bit;
             }
         }
         m
@@ -645,6 +663,7 @@ mod tests {
         }
         let breaks = body.contains(['\n', '\r']);
         assert_eq!(quick.single_lines, !breaks, "{body}");
+        assert_eq!(quick.ascii, body.is_ascii(), "{body}");
         true
     }
 
