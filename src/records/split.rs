@@ -467,7 +467,7 @@ fn prefix_xor(mut x: u64) -> u64 {
 }
 
 /// The bytes of one block that matter, as bits (bit `i` is byte `i`).
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 struct Masks {
     quote: u64,
     backslash: u64,
@@ -503,15 +503,7 @@ impl Masks {
             __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
             _mm256_or_si256, _mm256_set1_epi8,
         };
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            control: 0,
-            whitespace: 0,
-            line_break: 0,
-            punctuation: 0,
-            high: 0,
-        };
+        let mut m = Masks::default();
         for (k, chunk) in block.chunks_exact(32).enumerate() {
             // SAFETY: `chunk` is 32 readable bytes, loaded unaligned.
             let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast::<__m256i>()) };
@@ -550,15 +542,7 @@ impl Masks {
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
             _mm_or_si128, _mm_set1_epi8,
         };
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            control: 0,
-            whitespace: 0,
-            line_break: 0,
-            punctuation: 0,
-            high: 0,
-        };
+        let mut m = Masks::default();
         // Sixteen bytes at a time with SSE2, which every x86_64 processor has.
         for (k, chunk) in block.chunks_exact(16).enumerate() {
             // SAFETY: `chunk` is 16 readable bytes, loaded unaligned; the other intrinsics only
@@ -590,15 +574,7 @@ impl Masks {
     /// One byte at a time: for other processors, and the reference the tests hold the others to.
     #[cfg(any(test, not(target_arch = "x86_64")))]
     fn of_bytes(block: &[u8; 64]) -> Masks {
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            control: 0,
-            whitespace: 0,
-            line_break: 0,
-            punctuation: 0,
-            high: 0,
-        };
+        let mut m = Masks::default();
         for (i, &c) in block.iter().enumerate() {
             let bit = 1u64 << i;
             match c {
