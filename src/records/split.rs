@@ -53,7 +53,7 @@ pub(super) struct Split {
     pub ascii: bool,
 }
 
-/// Splits `body` (UTF-8) into the records of `collection`, or `None` to leave it to serde_json.
+/// Splits `body` into the records of `collection`, or `None` to leave it to serde_json.
 pub(super) fn split(body: &[u8], collection: &Collection) -> Option<Split> {
     let mut r = Reader {
         t: Tokens::new(body),
