@@ -250,6 +250,13 @@ impl Ndjson {
         Ok(())
     }
 
+    /// Writes out what is buffered, without an fsync: for a part file about to be copied into
+    /// the stream, which is synced when it is finished (syncing the part too wrote its lines to
+    /// the disk twice).
+    pub fn flush_part(&mut self) -> Result<(), ExportError> {
+        self.drain()
+    }
+
     /// Flushes; a file is also fsynced.
     pub fn finish(&mut self) -> Result<(), ExportError> {
         self.drain()?;

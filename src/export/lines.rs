@@ -198,7 +198,7 @@ impl Lines {
                     records,
                     finished,
                 }) => {
-                    out.finish()?;
+                    out.flush_part()?;
                     drop(out);
                     let mark = self.stream.mark();
                     self.join(&path, records)?;
@@ -244,7 +244,7 @@ impl Lines {
                     records,
                     ..
                 }) => {
-                    out.finish()?;
+                    out.flush_part()?;
                     drop(out);
                     self.join(&path, records)?;
                 }
