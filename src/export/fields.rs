@@ -499,9 +499,10 @@ impl<'de: 'a, 'a> Visitor<'de> for ExtendSeed<'_, 'a> {
     }
 }
 
-/// Appends a record's raw text, compacted only when it spans lines.
-pub(crate) fn push_record(json: &str, out: &mut Vec<u8>) {
-    if memchr::memchr2(b'\n', b'\r', json.as_bytes()).is_some() {
+/// Appends a record's raw text, compacted only when it spans lines; `one_line`: known not to
+/// (`Page::single_lines`), so it is not searched for a line break.
+pub(crate) fn push_record(json: &str, one_line: bool, out: &mut Vec<u8>) {
+    if !one_line && memchr::memchr2(b'\n', b'\r', json.as_bytes()).is_some() {
         compact_into(json, out);
     } else {
         out.extend_from_slice(json.as_bytes());
@@ -681,6 +682,7 @@ mod tests {
         let mut out = Vec::new();
         push_record(
             "{\n  \"a\": \"x  y\\\" \\n\",\n  \"b\": [1, 2]\n}",
+            false,
             &mut out,
         );
         assert_eq!(
@@ -688,7 +690,7 @@ mod tests {
             r#"{"a":"x  y\" \n","b":[1,2]}"#
         );
         let mut out = Vec::new();
-        push_record(r#"{"a": 1}"#, &mut out);
+        push_record(r#"{"a": 1}"#, false, &mut out);
         assert_eq!(out, br#"{"a": 1}"#);
     }
 }

@@ -62,11 +62,7 @@ impl JsonFile {
     fn push(&mut self, text: &str, one_line: bool) {
         self.buf
             .extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
-        if one_line {
-            self.buf.extend_from_slice(text.as_bytes());
-        } else {
-            push_record(text, &mut self.buf);
-        }
+        push_record(text, one_line, &mut self.buf);
         self.rows += 1;
     }
 
@@ -149,11 +145,7 @@ impl Ndjson {
             self.buf.extend_from_slice(b"{\"collection\":\"");
             self.buf.extend_from_slice(collection.name().as_bytes());
             self.buf.extend_from_slice(b"\",\"record\":");
-            if one_line {
-                self.buf.extend_from_slice(text.as_bytes());
-            } else {
-                push_record(text, &mut self.buf);
-            }
+            push_record(text, one_line, &mut self.buf);
             self.buf.extend_from_slice(b"}\n");
             n += 1;
             if self.buf.len() >= CHUNK {
