@@ -1,7 +1,7 @@
 //! The writer that turns a collection's records into bulk rows of the OneRoster 1.1 CSV binding
 //! (docs/oneroster-notes.md §7.6, §7.7), driven by the column table of [`oneroster::CsvFile`].
 //!
-//! Each record is read once through [`fields::pick`], which borrows the members a file needs from
+//! Each record is read once through [`Names::pick`], which borrows the members a file needs from
 //! the page; cells are rendered into one reused `String` and rows into one reused `ByteRecord`.
 
 use std::fs::File;
@@ -13,7 +13,7 @@ use csv::{ByteRecord, QuoteStyle, Terminator, WriterBuilder};
 use oneroster::{CollectionId, Column, ColumnType, CsvFile, Vocab};
 
 use super::error::ExportError;
-use super::fields::{self, FieldError, FieldResult, Json};
+use super::fields::{self, FieldError, FieldResult, Json, Names};
 use super::staging::create_private;
 use super::{CollectionOutput, FileRows};
 use crate::records::Page;
@@ -44,7 +44,7 @@ const MAX_SLOTS: usize = 24;
 
 /// The members one file reads, flattened: `keys[i]` fills `slots[i]`.
 struct Layout {
-    keys: Vec<&'static str>,
+    names: Names,
     /// Per column: its type and its range of slots.
     cols: Vec<(ColumnType, usize, usize)>,
     resources: Option<usize>,
@@ -64,7 +64,7 @@ impl Layout {
         });
         assert!(keys.len() <= MAX_SLOTS, "raise MAX_SLOTS");
         Layout {
-            keys,
+            names: Names::new(keys),
             cols: spans,
             resources,
         }
@@ -243,7 +243,9 @@ impl CsvCollection {
                 detail,
             };
             let mut slots: [Option<&str>; MAX_SLOTS] = [None; MAX_SLOTS];
-            fields::pick(text, &self.layout.keys, &mut slots)
+            self.layout
+                .names
+                .pick(text, &mut slots)
                 .map_err(|e| bad("(record)", format!("cannot be read: {e}")))?;
             // Column 1 is `status`; a bulk file lists only what exists.
             if !self.rows.delta && is_deleted(slots[self.layout.cols[1].1]) {
@@ -251,7 +253,7 @@ impl CsvCollection {
                 if let Some(ids) = &mut self.dropped_ids {
                     let mut id = String::new();
                     let (_, first, n) = self.layout.cols[0];
-                    let (_, value) = first_value(&self.layout.keys, &slots, first, n);
+                    let (_, value) = first_value(self.layout.names.keys(), &slots, first, n);
                     fields::token(value, &mut id)
                         .map_err(|FieldError(detail)| bad("sourcedId", detail))?;
                     ids.push(id);
@@ -261,7 +263,7 @@ impl CsvCollection {
             self.row.clear();
             for &(kind, first, n) in &self.layout.cols {
                 self.cell.clear();
-                let (key, value) = first_value(&self.layout.keys, &slots, first, n);
+                let (key, value) = first_value(self.layout.names.keys(), &slots, first, n);
                 render(kind, value, &mut self.cell, &mut elems, self.rows)
                     .map_err(|FieldError(detail)| bad(key, detail))?;
                 self.row.push_field(self.cell.as_bytes());

@@ -3,7 +3,7 @@
 //! never building `serde_json::Value` trees.
 
 use super::scan;
-use crate::records::compact_into;
+use crate::records::{compact_into, trimmed};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -62,7 +62,7 @@ pub(crate) fn classify(raw: &str) -> Result<Json<'_>, FieldError> {
         Some(b'{') => Json::Object(text),
         Some(b'"') => {
             let inner = &text[1..text.len() - 1];
-            if inner.contains('\\') {
+            if scan::has_backslash(inner.as_bytes()) {
                 Json::Str(Cow::Owned(
                     serde_json::from_str::<String>(text).map_err(|e| FieldError(e.to_string()))?,
                 ))
@@ -76,7 +76,7 @@ pub(crate) fn classify(raw: &str) -> Result<Json<'_>, FieldError> {
 
 /// Appends one list item, comma-separated, skipping blanks.
 fn push_item(out: &mut String, item: &str) {
-    let item = item.trim();
+    let item = trimmed(item);
     if item.is_empty() {
         return;
     }
@@ -111,7 +111,7 @@ pub(crate) fn token(v: Option<&str>, out: &mut String) -> FieldResult {
     let Some(v) = v else { return Ok(()) };
     match classify(v)? {
         Json::Null => {}
-        Json::Str(s) => out.push_str(s.trim()),
+        Json::Str(s) => out.push_str(trimmed(&s)),
         Json::Number(n) => out.push_str(n),
         other => return Err(FieldError::expected("a string", &other)),
     }
@@ -179,7 +179,7 @@ pub(crate) fn reference(v: Option<&str>, out: &mut String) -> FieldResult {
     match classify(v)? {
         Json::Null => Ok(()),
         Json::Str(s) => {
-            out.push_str(s.trim());
+            out.push_str(trimmed(&s));
             Ok(())
         }
         Json::Number(n) => {
@@ -308,7 +308,7 @@ pub(crate) fn boolean_value(v: Option<&str>) -> Result<Option<bool>, FieldError>
         Json::Null => return Ok(None),
         Json::Bool(b) => return Ok(Some(*b)),
         Json::Number(n) => *n,
-        Json::Str(s) => s.trim(),
+        Json::Str(s) => trimmed(s),
         _ => return Err(FieldError::expected("a boolean", &json)),
     };
     const TRUE: [&str; 5] = ["true", "t", "1", "yes", "y"];
@@ -377,8 +377,86 @@ pub(crate) fn pick<'a>(
     slots: &mut [Option<&'a str>],
 ) -> Result<(), serde_json::Error> {
     debug_assert!(slots.len() >= keys.len());
+    pick_by(object, slots, |name| keys.iter().position(|k| *k == name))
+}
+
+/// Member names to pick from many records, with a table that finds a name's place in one
+/// comparison, not one per name (a users row reads 18).
+#[derive(Debug)]
+pub(crate) struct Names {
+    keys: Vec<&'static str>,
+    /// By [`Names::bucket`]: the index of the one key there, or `NONE` or `MANY`.
+    table: [u8; 256],
+}
+
+impl Names {
+    const NONE: u8 = u8::MAX;
+    const MANY: u8 = u8::MAX - 1;
+
+    pub fn new(keys: Vec<&'static str>) -> Names {
+        assert!(keys.len() < usize::from(Names::MANY), "too many names");
+        let mut table = [Names::NONE; 256];
+        for (i, key) in keys.iter().enumerate() {
+            let b = &mut table[Names::bucket(key)];
+            *b = match *b {
+                Names::NONE => i as u8,
+                // The same name twice: the first stands, as in `pick`.
+                j if j != Names::MANY && keys[usize::from(j)] == *key => j,
+                _ => Names::MANY,
+            };
+        }
+        Names { keys, table }
+    }
+
+    pub fn keys(&self) -> &[&'static str] {
+        &self.keys
+    }
+
+    /// A name's bucket: its first and last eight bytes (all of a name of up to 16) and its
+    /// length, mixed by a multiplication (Fibonacci hashing).
+    fn bucket(name: &str) -> usize {
+        let b = name.as_bytes();
+        let word = |part: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..part.len()].copy_from_slice(part);
+            u64::from_le_bytes(w)
+        };
+        let w = if b.len() >= 8 {
+            word(&b[..8]) ^ word(&b[b.len() - 8..]) << 1
+        } else {
+            word(b)
+        };
+        ((w ^ b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+    }
+
+    /// The place of `name` among the keys.
+    #[inline]
+    fn find(&self, name: &str) -> Option<usize> {
+        match self.table[Names::bucket(name)] {
+            Names::NONE => None,
+            Names::MANY => self.keys.iter().position(|k| *k == name),
+            i => (self.keys[usize::from(i)] == name).then_some(usize::from(i)),
+        }
+    }
+
+    /// [`pick`] with these names.
+    pub fn pick<'a>(
+        &self,
+        object: &'a str,
+        slots: &mut [Option<&'a str>],
+    ) -> Result<(), serde_json::Error> {
+        debug_assert!(slots.len() >= self.keys.len());
+        pick_by(object, slots, |name| self.find(name))
+    }
+}
+
+fn pick_by<'a>(
+    object: &'a str,
+    slots: &mut [Option<&'a str>],
+    find: impl Fn(&str) -> Option<usize>,
+) -> Result<(), serde_json::Error> {
     let quick = scan::members(object, |name, value| {
-        if let Some(i) = keys.iter().position(|k| *k == name)
+        if let Some(i) = find(name)
             && slots[i].is_none()
         {
             slots[i] = Some(value);
@@ -389,16 +467,16 @@ pub(crate) fn pick<'a>(
     }
     slots.iter_mut().for_each(|s| *s = None);
     let mut de = serde_json::Deserializer::from_str(object);
-    (&mut de).deserialize_map(PickVisitor { keys, slots })?;
+    (&mut de).deserialize_map(PickVisitor { find, slots })?;
     de.end()
 }
 
-struct PickVisitor<'k, 's, 'a> {
-    keys: &'k [&'k str],
+struct PickVisitor<'s, 'a, F> {
+    find: F,
     slots: &'s mut [Option<&'a str>],
 }
 
-impl<'de: 'a, 'a> Visitor<'de> for PickVisitor<'_, '_, 'a> {
+impl<'de: 'a, 'a, F: Fn(&str) -> Option<usize>> Visitor<'de> for PickVisitor<'_, 'a, F> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -407,8 +485,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PickVisitor<'_, '_, 'a> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let name = key.as_str();
-            match self.keys.iter().position(|k| *k == name) {
+            match (self.find)(key.as_str()) {
                 Some(i) if self.slots[i].is_none() => {
                     self.slots[i] = Some(map.next_value::<&'de RawValue>()?.get());
                 }
@@ -675,6 +752,56 @@ mod tests {
         let mut slots = [None; 1];
         pick(r#"{"na\u006De":"v"}"#, &["name"], &mut slots).unwrap();
         assert_eq!(slots[0].unwrap(), r#""v""#);
+    }
+
+    #[test]
+    fn names_find_what_a_search_finds() {
+        // Every file's names, and names that share a bucket with them or with each other.
+        let mut all: Vec<&'static str> = oneroster::CsvFile::ALL
+            .iter()
+            .flat_map(|f| f.columns().iter().flat_map(|c| c.keys.iter().copied()))
+            .collect();
+        all.extend([
+            "",
+            "a",
+            "ab",
+            "ba",
+            "sourcedId",
+            "resources",
+            "metadata",
+            "x",
+        ]);
+        for keys in [all.clone(), vec!["a", "a", "b"], vec![]] {
+            let names = Names::new(keys.clone());
+            for probe in all.iter().chain(&["nope", "sourcedid", "status "]) {
+                assert_eq!(
+                    names.find(probe),
+                    keys.iter().position(|k| k == probe),
+                    "{probe:?} in {keys:?}"
+                );
+            }
+        }
+        let names = Names::new(vec!["a", "b"]);
+        let mut slots = [None; 2];
+        names
+            .pick(r#"{"b":1,"a":{"b":2},"b":3,"na\u006De":4}"#, &mut slots)
+            .unwrap();
+        assert_eq!(slots, [Some(r#"{"b":2}"#), Some("1")]);
+    }
+
+    #[test]
+    fn each_files_names_mostly_have_a_bucket_of_their_own() {
+        // Speed, not correctness: a shared bucket costs a search.
+        for file in oneroster::CsvFile::ALL {
+            let keys: Vec<&'static str> = file
+                .columns()
+                .iter()
+                .flat_map(|c| c.keys.iter().copied())
+                .collect();
+            let names = Names::new(keys);
+            let shared = names.table.iter().filter(|&&b| b == Names::MANY).count();
+            assert!(shared <= 1, "{file:?}: {shared} shared buckets");
+        }
     }
 
     #[test]

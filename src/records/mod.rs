@@ -100,7 +100,7 @@ impl Page {
                 return Err(PageError::NotAnObject { index });
             }
             let id = match id {
-                IdAt::Found(at) => Some(slice(&body, &at).trim()).filter(|t| !t.is_empty()),
+                IdAt::Found(at) => Some(trimmed(slice(&body, &at))).filter(|t| !t.is_empty()),
                 IdAt::Absent => None,
                 IdAt::Unsure => sourced_id(text).map_err(|()| PageError::NotAnObject { index })?,
             }
@@ -185,6 +185,18 @@ impl Page {
 
     fn text(&self, r: &Range<usize>) -> &str {
         slice(&self.body, r)
+    }
+}
+
+/// `s.trim()`, without its look at each end for Unicode whitespace when the end bytes are
+/// visible ASCII (most ids and tokens). (Not `!is_ascii_whitespace`: `trim` also takes the
+/// vertical tab.)
+pub(crate) fn trimmed(s: &str) -> &str {
+    let plain = |b: u8| b.is_ascii_graphic();
+    match s.as_bytes() {
+        [first, .., last] if plain(*first) && plain(*last) => s,
+        [only] if plain(*only) => s,
+        _ => s.trim(),
     }
 }
 
@@ -494,6 +506,29 @@ pub fn compact_into(json: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimmed_is_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a",
+            "a\u{3000}",
+            "ab",
+            "a b",
+            "\ta\n",
+            "é",
+            "aé",
+            "éa",
+            "\u{2003}",
+            "x\u{85}",
+        ] {
+            assert_eq!(trimmed(s), s.trim(), "{s:?}");
+        }
+    }
 
     fn users() -> &'static Collection {
         CollectionId::Users.info()
