@@ -42,7 +42,7 @@ pub(super) fn csv_error(
 /// The most member names any file reads (users: 18 columns).
 const MAX_SLOTS: usize = 24;
 
-/// The members one file reads, flattened: `keys[i]` fills `slots[i]`.
+/// The members one file reads, flattened: `names.keys()[i]` fills `slots[i]`.
 struct Layout {
     names: Names,
     /// Per column: its type and its range of slots.

@@ -771,6 +771,10 @@ mod tests {
             "metadata",
             "x",
         ]);
+        assert!(
+            Names::new(all.clone()).table.contains(&Names::MANY),
+            "a shared bucket is searched"
+        );
         for keys in [all.clone(), vec!["a", "a", "b"], vec![]] {
             let names = Names::new(keys.clone());
             for probe in all.iter().chain(&["nope", "sourcedid", "status "]) {

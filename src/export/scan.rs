@@ -111,7 +111,7 @@ fn string_span(b: &[u8], i: usize) -> Result<(usize, bool), Unusual> {
     }
 }
 
-/// Where the first `"` or `\\` at or after `from` is.
+/// Where the first `"` or `\` at or after `from` is.
 #[inline]
 fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     either(b, from, b'"', b'\\')

@@ -525,6 +525,10 @@ mod tests {
             "éa",
             "\u{2003}",
             "x\u{85}",
+            "\u{b}a",
+            "a\u{b}",
+            "\u{1f}a",
+            "\u{c}",
         ] {
             assert_eq!(trimmed(s), s.trim(), "{s:?}");
         }
