@@ -743,6 +743,40 @@ fn ndjson_lines_carry_the_collection_and_a_compacted_record() {
 }
 
 #[test]
+fn ndjson_pages_of_many_records_are_written_whole_and_in_order() {
+    // More records than one vectored write takes, a page that needs compacting between two
+    // that do not, and a collection that waits its turn in a part file.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("many.ndjson");
+    let records: Vec<String> = (0..1201)
+        .map(|i| format!(r#"{{"sourcedId":"u{i}","n":{i}}}"#))
+        .collect();
+    let mut bundle = Bundle::create(&opts(Format::Ndjson, &out), &[Orgs, Users]).unwrap();
+    bundle.begin_collection(Users).unwrap();
+    bundle
+        .write_page(&page(Users, 0, &records[..700].join(",")))
+        .unwrap();
+    bundle
+        .write_page(&page(Users, 700, "{\n\"sourcedId\": \"pretty\"\n}"))
+        .unwrap();
+    bundle
+        .write_page(&page(Users, 701, &records[700..].join(",")))
+        .unwrap();
+    bundle.finish_collection(Users).unwrap();
+    write(&mut bundle, Orgs, ORG);
+    bundle.publish().unwrap();
+
+    let mut expected = vec![format!("{{\"collection\":\"orgs\",\"record\":{ORG}}}")];
+    let user = |r: &str| format!("{{\"collection\":\"users\",\"record\":{r}}}");
+    expected.extend(records[..700].iter().map(|r| user(r)));
+    expected.push(user(r#"{"sourcedId":"pretty"}"#));
+    expected.extend(records[700..].iter().map(|r| user(r)));
+    let text = read(&out);
+    assert!(text.ends_with('\n'));
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
 fn an_abandoned_ndjson_collection_is_cut_from_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("n.ndjson");
