@@ -10,12 +10,13 @@ use bytes::Bytes;
 /// Bodies smaller than this take an ordinary allocation: the allocator reuses small blocks by
 /// itself (token responses, error bodies).
 pub const POOLED_FROM: usize = 256 * 1024;
-/// Idle buffers kept at most. A pool keeps no more buffers than were out at once, so this only
-/// bounds what a busy process (a fleet) holds idle. Keeping two let a burst of returned pages go
-/// back to the allocator and the next burst of responses fault in new ones: a 200k-user NDJSON
-/// export lent 726 buffers and made 150 of them anew with two kept, 7 with eight or more (page
-/// faults 140k -> 65k, ~0.3 s less kernel time; peak 57-59 -> 59-62 MiB).
-const KEEP: usize = 16;
+/// Idle buffers kept at most. Keeping two let a burst of returned pages go back to the
+/// allocator and the next burst of responses fault in new ones: a 200k-user NDJSON export lent
+/// 726 buffers and made ~150 of them anew with two kept, ~35 with four, 7 (all it ever had out
+/// at once) with eight. Every buffer kept idle is resident at the run's peak too: four took
+/// page faults 140k -> 70k and ~0.3 s of kernel time for ~1.5 MiB more at the peak; sixteen
+/// saved a little more for 2-4 MiB, too near the 64 MiB the export is held to.
+const KEEP: usize = 4;
 /// A buffer grown past this (a host that sends huge pages) goes back to the allocator.
 const LARGEST_KEPT: usize = 64 * 1024 * 1024;
 
