@@ -21,8 +21,7 @@ const LINES_PER_WRITE: usize = 500;
 /// records go to the kernel straight from the page, between the text that joins them, a few
 /// hundred to a system call (`writev`), not copied into a buffer first: for a 200k-user export
 /// that saved copying 2 GB, and the larger writes cost the kernel less.
-fn write_lines_vectored(file: &mut File, collection: CollectionId, page: &Page) -> io::Result<u64> {
-    let head = format!("{{\"collection\":\"{}\",\"record\":", collection.name());
+fn write_lines_vectored(file: &mut File, head: &str, page: &Page) -> io::Result<u64> {
     // What ends one line and starts the next.
     let join = format!("}}\n{head}");
     let mut slices = Vec::with_capacity(2 * LINES_PER_WRITE + 1);
@@ -185,11 +184,13 @@ impl Ndjson {
         page: &Page,
     ) -> Result<u64, ExportError> {
         let one_line = page.single_lines();
+        // Each line is `{"collection":"users","record":{…}}`.
+        let head = format!("{{\"collection\":\"{}\",\"record\":", collection.name());
         if one_line && matches!(self.sink, LineSink::File { .. }) {
             // Lines written line by line so far go first.
             self.drain()?;
             if let LineSink::File { file, path, len } = &mut self.sink {
-                *len += write_lines_vectored(file, collection, page)
+                *len += write_lines_vectored(file, &head, page)
                     .map_err(ExportError::io("writing", path.as_path()))?;
                 let n = page.len() as u64;
                 self.lines += n;
@@ -198,9 +199,7 @@ impl Ndjson {
         }
         let mut n = 0;
         for text in page.records() {
-            self.buf.extend_from_slice(b"{\"collection\":\"");
-            self.buf.extend_from_slice(collection.name().as_bytes());
-            self.buf.extend_from_slice(b"\",\"record\":");
+            self.buf.extend_from_slice(head.as_bytes());
             push_record(text, one_line, &mut self.buf);
             self.buf.extend_from_slice(b"}\n");
             n += 1;

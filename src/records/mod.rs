@@ -469,9 +469,8 @@ fn slice<'a>(body: &'a [u8], r: &Range<usize>) -> &'a str {
     let bytes = &body[r.clone()];
     debug_assert!(std::str::from_utf8(bytes).is_ok());
     // SAFETY: a page's body never changes after `Page::parse` checked it is UTF-8 (or found it
-    // all ASCII), and every
-    // range was cut from a `&str` slice of it, so it starts and ends on character boundaries.
-    // Checking again cost several per cent of an export's CPU.
+    // all ASCII), and every range was cut from a `&str` slice of it, so it starts and ends on
+    // character boundaries. Checking again cost several per cent of an export's CPU.
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
