@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 
-use csv::StringRecord;
 use oneroster::{ColumnType, CsvFile, Required};
 
 use super::cells::{self, shown};
 use super::ids::{IdSet, Repeats, Targets, hash};
 use super::report::{Mode, Report, Rule};
-use super::rows::{Record, Rows};
+use super::rows::{Record, Rows, Text};
 use super::source::{Source, ValidateError};
 
 /// How a file's header maps onto its binding's columns.
@@ -25,8 +24,8 @@ impl Layout {
     /// Maps the header row, and says what is wrong with it. A header that is not UTF-8 maps no
     /// column, so only the rows' widths are checked.
     fn read(file: CsvFile, record: &Record) -> (Layout, Option<String>) {
-        let Record::Text(header) = record else {
-            let width = record.len();
+        let width = record.len();
+        let Ok(header) = record.text() else {
             let at = vec![None; file.columns().len()];
             return (
                 Layout { width, at },
@@ -109,7 +108,7 @@ fn header(
         }
         return Ok(None);
     };
-    let (layout, problem) = Layout::read(file, record);
+    let (layout, problem) = Layout::read(file, &record);
     if let (Some(problem), Some(report)) = (problem, report) {
         report.add(&name, line, Rule::Header, || problem);
     }
@@ -157,7 +156,7 @@ pub(super) fn check(
     while let Some((line, record)) = rows.next()? {
         count += 1;
         if collect_ids {
-            hashes.extend(layout.id(record).map(hash));
+            hashes.extend(layout.id(&record).map(hash));
         }
         if record.len() != layout.width {
             report.add(&name, line, Rule::Row, || {
@@ -165,10 +164,10 @@ pub(super) fn check(
             });
             continue;
         }
-        match record {
-            Record::Text(record) => checker.row(line, record, report),
-            Record::NotUtf8(field, _) => report.add(&name, line, Rule::Row, || {
-                format!("{} is not valid UTF-8", checker.column_at(*field))
+        match record.text() {
+            Ok(record) => checker.row(line, &record, report),
+            Err(field) => report.add(&name, line, Rule::Row, || {
+                format!("{} is not valid UTF-8", checker.column_at(field))
             }),
         }
     }
@@ -196,7 +195,7 @@ impl Checker<'_> {
     }
 
     /// Checks one row's cells: blanks, syntax, references.
-    fn row(&self, line: u64, record: &StringRecord, report: &mut Report) {
+    fn row(&self, line: u64, record: &Text<'_>, report: &mut Report) {
         let mut found = |rule: Rule, message: &dyn Fn() -> String| {
             report.add(self.name, line, rule, message);
         };
@@ -334,7 +333,7 @@ fn each_id(
         return Ok(false);
     };
     while let Some((line, record)) = rows.next()? {
-        if let Some(id) = layout.id(record)
+        if let Some(id) = layout.id(&record)
             && !visit(line, id)
         {
             break;

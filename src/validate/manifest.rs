@@ -6,7 +6,7 @@ use oneroster::CsvFile;
 use super::cells::shown;
 use super::entries::{Files, MANIFEST};
 use super::report::{Mode, Report, Rule};
-use super::rows::{Record, Rows};
+use super::rows::Rows;
 use super::source::{Source, ValidateError};
 
 const HEADER: [&str; 2] = ["propertyName", "value"];
@@ -99,7 +99,7 @@ fn read(
     let mut seen: Vec<(String, u64)> = Vec::new();
     let mut header = true;
     while let Some((line, record)) = rows.next()? {
-        let Record::Text(record) = record else {
+        let Ok(record) = record.text() else {
             report.add(MANIFEST, line, Rule::Row, || "not valid UTF-8".to_string());
             header = false;
             continue;
