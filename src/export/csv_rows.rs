@@ -242,9 +242,23 @@ impl CsvOut {
 }
 
 /// Whether a cell must be quoted: it holds a comma, a quote, or a line break (which a reader
-/// would take for the row's end).
+/// would take for the row's end). Eight bytes are looked at a time, as one word.
 fn needs_quotes(cell: &[u8]) -> bool {
-    cell.iter()
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Whether a byte of `w` is `c`: a byte of `w ^ c…c` is zero (exact as a yes or no).
+    let has = |w: u64, c: u8| {
+        let x = w ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    };
+    let special = |w: u64| has(w, b',') | has(w, b'"') | has(w, b'\r') | has(w, b'\n');
+    let mut words = cell.chunks_exact(8);
+    if words.any(|w| special(u64::from_le_bytes(w.try_into().expect("8 bytes")))) {
+        return true;
+    }
+    words
+        .remainder()
+        .iter()
         .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
 
@@ -522,5 +536,30 @@ mod tests {
         assert!(ours.len() > 20_000, "{} bytes", ours.len());
         let at = ours.iter().zip(&theirs).take_while(|(a, b)| a == b).count();
         assert!(ours == theirs, "the bytes differ from byte {at}");
+    }
+
+    #[test]
+    fn cells_needing_quotes_are_found_at_every_offset() {
+        for len in 0..24 {
+            for at in 0..len {
+                for c in 0..=255u8 {
+                    let mut cell = vec![b'a'; len];
+                    cell[at] = c;
+                    let want = matches!(c, b',' | b'"' | b'\r' | b'\n');
+                    assert_eq!(needs_quotes(&cell), want, "{len} {at} {c}");
+                }
+            }
+            assert!(!needs_quotes(&vec![b'a'; len]));
+        }
+        // Every pair of neighbours, within a word and across two.
+        let special = |c: u8| matches!(c, b',' | b'"' | b'\r' | b'\n');
+        for (x, y) in (0..=255u8).flat_map(|x| (0..=255u8).map(move |y| (x, y))) {
+            for at in [3, 7] {
+                let mut cell = [0u8; 12];
+                cell[at] = x;
+                cell[at + 1] = y;
+                assert_eq!(needs_quotes(&cell), special(x) || special(y), "{x} {y}");
+            }
+        }
     }
 }
