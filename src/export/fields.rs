@@ -141,7 +141,21 @@ const REF_KEYS: [&str; 3] = ["sourcedId", "sourceId", "title"];
 /// Splits a GUIDRef object into its id and title.
 pub(crate) fn ref_parts(object: &str) -> Result<RefParts<'_>, FieldError> {
     let mut slots = [None; REF_KEYS.len()];
-    pick(object, &REF_KEYS, &mut slots).map_err(|e| FieldError(e.to_string()))?;
+    // Most references are a few string members: read from their quotes, names told apart by
+    // their length first.
+    let quick = scan::string_members(object, |name, value| {
+        let i = match name.len() {
+            9 if name == REF_KEYS[0] => 0,
+            8 if name == REF_KEYS[1] => 1,
+            5 if name == REF_KEYS[2] => 2,
+            _ => return,
+        };
+        slots[i].get_or_insert(value);
+    });
+    if quick.is_err() {
+        slots = [None; REF_KEYS.len()];
+        pick(object, &REF_KEYS, &mut slots).map_err(|e| FieldError(e.to_string()))?;
+    }
     Ok(RefParts {
         id: slots[0].or(slots[1]),
         title: slots[2],
