@@ -543,12 +543,8 @@ impl<S: PageSource, T: From<Passed> + Send + 'static> Walk<'_, S, T> {
             );
         }
         let before = page.len() as u64;
-        let is_new = self.seen.insert_all(page.sourced_ids());
-        // Nearly every page is all new: it is passed on as it is, not copied.
-        if is_new.contains(&false) {
-            let mut is_new = is_new.into_iter();
-            page.retain(|_| is_new.next().unwrap_or(true));
-        }
+        let mut is_new = self.seen.insert_all(page.sourced_ids()).into_iter();
+        page.retain(|_| is_new.next().unwrap_or(true));
         if self.track_changes || self.keep_ids {
             for i in 0..page.len() {
                 let record = page.record(i);
