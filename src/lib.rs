@@ -47,3 +47,6 @@ pub mod state;
 pub mod storage;
 pub mod urls;
 pub mod validate;
+
+#[cfg(test)]
+mod test_rng;

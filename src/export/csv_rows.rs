@@ -509,13 +509,8 @@ mod tests {
             .flexible(true)
             .from_writer(Vec::new());
         theirs.write_record(CsvFile::Orgs.header()).unwrap();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as usize
-        };
+        let mut rng = crate::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
         for _ in 0..5000 {
             let mut row = ByteRecord::new();
             for _ in 0..next() % 5 {

@@ -360,13 +360,8 @@ mod tests {
             r#""https://h/ims/oneroster/v1p1/orgs/org-school-00008""#,
         ];
         let spaces = ["", "", "", " ", "\n  "];
-        let mut seed = 0x0123_4567_89ab_cdef_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as usize
-        };
+        let mut rng = crate::test_rng::TestRng::new(0x0123_4567_89ab_cdef);
+        let mut next = || rng.next();
         let (mut quick, mut all) = (0, 0);
         for _ in 0..20_000 {
             let mut object = format!("{{{}", spaces[next() % spaces.len()]);
