@@ -43,8 +43,9 @@ pub(crate) fn members<'a>(
 /// the object for quotes and backslashes, then each member is four quotes apart. A reference
 /// read through [`members`] cost several hundred instructions (a scan for each string, the
 /// whitespace around each token, a call for each value), and a CSV bundle has millions.
-/// [`Unusual`] for anything else (an escape, a value that is not a string, more than
-/// [`FLAT_MAX`] bytes), which [`members`] reads.
+/// [`Unusual`] for anything else (an escape, a value that is not a string, no members or more
+/// than eight, more than [`FLAT_MAX`] bytes), which [`members`] reads; `visit` is then not
+/// called at all.
 pub(crate) fn string_members<'a>(
     object: &'a str,
     mut visit: impl FnMut(&'a str, &'a str),

@@ -38,8 +38,10 @@ pub(super) struct Rows<'s> {
     /// The last record's fields, as spans of its bytes: a span of `buf` for a record of plain
     /// fields, else `out`, which holds its fields unquoted and back to back.
     fields: Vec<(usize, usize)>,
+    /// The span of `buf` the last record was, when its fields index it.
     line_at: Option<(usize, usize)>,
     out: Vec<u8>,
+    /// Where `csv_core` ended each field of the last record it read.
     ends: Vec<usize>,
     core: csv_core::Reader,
 }
