@@ -64,9 +64,6 @@ pub(crate) fn string_members<'a>(
     // `"value"`, then `,` or `}`; anything else (a number, `null`, a nested value) sits in a
     // gap and sends the object to `members`.
     let gap = |from: usize, to: usize, punct: u8| -> bool {
-        if to == from + 1 {
-            return b[from] == punct;
-        }
         let mut seen = 0;
         b[from..to].iter().all(|&c| match c {
             b' ' | b'\t' | b'\n' | b'\r' => true,
