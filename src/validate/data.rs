@@ -23,7 +23,7 @@ struct Layout {
 impl Layout {
     /// Maps the header row, and says what is wrong with it. A header that is not UTF-8 maps no
     /// column, so only the rows' widths are checked.
-    fn read(file: CsvFile, record: &Record) -> (Layout, Option<String>) {
+    fn read(file: CsvFile, record: Record<'_>) -> (Layout, Option<String>) {
         let width = record.len();
         let Ok(header) = record.text() else {
             let at = vec![None; file.columns().len()];
@@ -49,7 +49,7 @@ impl Layout {
     }
 
     /// The row's sourcedId, when it has a non-blank one.
-    fn id<'r>(&self, record: &'r Record) -> Option<&'r [u8]> {
+    fn id<'r>(&self, record: Record<'r>) -> Option<&'r [u8]> {
         record.bytes(self.at[0]?).filter(|id| !id.is_empty())
     }
 }
@@ -108,7 +108,7 @@ fn header(
         }
         return Ok(None);
     };
-    let (layout, problem) = Layout::read(file, &record);
+    let (layout, problem) = Layout::read(file, record);
     if let (Some(problem), Some(report)) = (problem, report) {
         report.add(&name, line, Rule::Header, || problem);
     }
@@ -156,7 +156,7 @@ pub(super) fn check(
     while let Some((line, record)) = rows.next()? {
         count += 1;
         if collect_ids {
-            hashes.extend(layout.id(&record).map(hash));
+            hashes.extend(layout.id(record).map(hash));
         }
         if record.len() != layout.width {
             report.add(&name, line, Rule::Row, || {
@@ -333,7 +333,7 @@ fn each_id(
         return Ok(false);
     };
     while let Some((line, record)) = rows.next()? {
-        if let Some(id) = layout.id(&record)
+        if let Some(id) = layout.id(record)
             && !visit(line, id)
         {
             break;
