@@ -103,8 +103,11 @@ impl Page {
                 IdAt::Found(at) => Some(trimmed(slice(&body, &at))).filter(|t| !t.is_empty()),
                 IdAt::Absent => None,
                 IdAt::Unsure => sourced_id(text).map_err(|()| PageError::NotAnObject { index })?,
-            }
-            .ok_or(PageError::MissingSourcedId { index })?;
+            };
+            // Not `ok_or`: the error it builds for every record is dropped by a call.
+            let Some(id) = id else {
+                return Err(PageError::MissingSourcedId { index });
+            };
             let start = id.as_ptr() as usize - body.as_ptr() as usize;
             records.push(record);
             ids.push(start..start + id.len());

@@ -82,7 +82,7 @@ pub(super) fn split(body: &[u8], collection: &Collection) -> Option<Split> {
             if better {
                 found = Some((wanted?, r.records()?));
             } else {
-                r.value(1)?;
+                r.value()?;
             }
             match r.next()? {
                 b',' => {}
@@ -133,111 +133,196 @@ impl<'a> Reader<'a> {
         Some(&self.t.b[at + 1..end - 1])
     }
 
-    /// The array of records: every element an object. At `[`.
+    /// The array of records: every element an object, each cut out with what is known of its
+    /// first top-level `sourcedId`. At `[`.
     fn records(&mut self) -> Option<Cuts> {
-        self.eat(b'[')?;
-        let mut out = Vec::new();
-        if self.peek() == Some(b']') {
-            self.next();
-            return Some(out);
-        }
-        loop {
-            let start = self.t.peek()?;
-            let id = self.record()?;
-            out.push((start..self.t.last + 1, id));
-            match self.next()? {
-                b',' => {}
-                b']' => return Some(out),
-                _ => return None,
-            }
-        }
-    }
-
-    /// One record, an object, noting its first top-level `sourcedId`. At `{`.
-    fn record(&mut self) -> Option<IdAt> {
-        self.eat(b'{')?;
-        if self.peek() == Some(b'}') {
-            self.next();
-            return Some(IdAt::Absent);
-        }
-        let mut id = None;
-        loop {
-            if id.is_some() {
-                // The id is settled: the names that follow need no look.
-                self.eat(b'"')?;
-                self.eat(b':')?;
-                self.value(3)?;
-            } else {
-                let name = self.string()?;
-                self.eat(b':')?;
-                if self.t.backslashes && name.contains(&b'\\') {
-                    id = Some(IdAt::Unsure);
-                    self.value(3)?;
-                } else if name == b"sourcedId" {
-                    id = Some(if self.peek() == Some(b'"') {
-                        let value = self.string()?;
-                        let start = value.as_ptr() as usize - self.t.b.as_ptr() as usize;
-                        IdAt::Found(start..start + value.len())
-                    } else {
-                        self.value(3)?;
-                        IdAt::Absent
-                    });
-                } else {
-                    self.value(3)?;
-                }
-            }
-            match self.next()? {
-                b',' => {}
-                b'}' => return Some(id.unwrap_or(IdAt::Absent)),
-                _ => return None,
-            }
-        }
-    }
-
-    /// Any value, `depth` levels down once inside it.
-    fn value(&mut self, depth: usize) -> Option<()> {
         let at = self.t.token()?;
-        match self.t.b[at] {
-            b'"' => Some(()),
-            b'{' => {
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                if self.peek() == Some(b'}') {
-                    self.next();
-                    return Some(());
-                }
-                loop {
-                    self.eat(b'"')?; // a member name: its contents were checked
-                    self.eat(b':')?;
-                    self.value(depth + 1)?;
-                    match self.next()? {
-                        b',' => {}
-                        b'}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            b'[' => {
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                if self.peek() == Some(b']') {
-                    self.next();
-                    return Some(());
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    match self.next()? {
-                        b',' => {}
-                        b']' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            _ => scalar(&self.t.b[at..self.t.scalar_end(at)]),
+        if self.t.b[at] != b'[' {
+            return None;
         }
+        let mut cuts = Vec::new();
+        self.walk::<true>(at, &mut cuts)?;
+        Some(cuts)
     }
+
+    /// Any value.
+    fn value(&mut self) -> Option<()> {
+        let at = self.t.token()?;
+        self.walk::<false>(at, &mut Vec::new())
+    }
+
+    /// Checks the grammar of the value whose first token is `first`, one token at a time with
+    /// an explicit stack, not a call per value: this walk is most of what a page costs, so the
+    /// tokens are handed out from locals and nothing is returned per token. With `RECORDS` the
+    /// value is the array of records: each element must be an object, and is cut into `cuts`.
+    fn walk<const RECORDS: bool>(&mut self, first: usize, cuts: &mut Cuts) -> Option<()> {
+        debug_assert!(self.t.peeked.is_none());
+        let t = &mut self.t;
+        let b = t.b;
+        let (mut mask, mut base) = (t.mask, t.block);
+        // The next token start; the body's end inside a value is an error.
+        macro_rules! next {
+            () => {{
+                while mask == 0 {
+                    if t.next_block >= b.len() || t.failed {
+                        return None;
+                    }
+                    t.mask = 0;
+                    t.classify();
+                    (mask, base) = (t.mask, t.block);
+                }
+                let at = base + mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                at
+            }};
+        }
+        // Where a string or scalar starting at `at` ends, given the token start after it.
+        let end_before = |at: usize, next: usize| {
+            let mut end = next;
+            while end > at + 1 && matches!(b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
+                end -= 1;
+            }
+            end
+        };
+        // The kind of each open container, one bit a level (1: object), the innermost lowest.
+        let mut stack: u128 = 0;
+        let mut level = 0;
+        // RECORDS: the record being read (level 2), where it starts and what is known of its id.
+        let mut record_start = 0;
+        let mut id: Option<IdAt> = None;
+        let mut at = first;
+        let mut state = State::Value;
+        loop {
+            match state {
+                State::Value => match b[at] {
+                    _ if RECORDS && level == 1 && b[at] != b'{' => return None,
+                    open @ (b'{' | b'[') => {
+                        level += 1;
+                        if level > MAX_DEPTH {
+                            return None;
+                        }
+                        let object = open == b'{';
+                        stack = stack << 1 | u128::from(object);
+                        if RECORDS && level == 2 {
+                            record_start = at;
+                            id = None;
+                        }
+                        at = next!();
+                        // `{}` and `[]` (a closer is its opener plus two) are closed as after a value.
+                        state = if b[at] == open + 2 {
+                            State::After
+                        } else if object {
+                            State::Member
+                        } else {
+                            State::Value
+                        };
+                    }
+                    b'"' => {
+                        if level == 0 {
+                            break;
+                        }
+                        at = next!();
+                        state = State::After;
+                    }
+                    b',' | b':' | b'}' | b']' => return None,
+                    _ => {
+                        let next = next!();
+                        scalar(&b[at..end_before(at, next)])?;
+                        if level == 0 {
+                            t.peeked = Some(next);
+                            break;
+                        }
+                        at = next;
+                        state = State::After;
+                    }
+                },
+                State::After => match b[at] {
+                    b',' => {
+                        at = next!();
+                        state = if stack & 1 == 1 {
+                            State::Member
+                        } else {
+                            State::Value
+                        };
+                    }
+                    close @ (b'}' | b']') => {
+                        if (close == b'}') != (stack & 1 == 1) {
+                            return None;
+                        }
+                        level -= 1;
+                        stack >>= 1;
+                        if RECORDS && level == 1 {
+                            cuts.push((record_start..at + 1, id.take().unwrap_or(IdAt::Absent)));
+                        }
+                        if level == 0 {
+                            break;
+                        }
+                        at = next!();
+                    }
+                    _ => return None,
+                },
+                State::Member => {
+                    let name_at = at;
+                    if b[name_at] != b'"' {
+                        return None;
+                    }
+                    let colon = next!();
+                    if b[colon] != b':' {
+                        return None;
+                    }
+                    at = next!();
+                    state = State::Value;
+                    // Most members are a name and a string: read the next one at once.
+                    if b[at] == b'"' && !(RECORDS && level == 2 && id.is_none()) {
+                        at = next!();
+                        if b[at] == b',' {
+                            at = next!();
+                            state = State::Member;
+                        } else {
+                            state = State::After;
+                        }
+                        continue;
+                    }
+                    // A record's member names are looked at until its id is settled.
+                    if RECORDS && level == 2 && id.is_none() {
+                        let end = end_before(name_at, colon);
+                        // An unclosed name is refused at the end; it must not be cut here.
+                        if end < name_at + 2 || b[end - 1] != b'"' {
+                            return None;
+                        }
+                        let name = &b[name_at + 1..end - 1];
+                        if t.backslashes && name.contains(&b'\\') {
+                            id = Some(IdAt::Unsure);
+                        } else if name == b"sourcedId" {
+                            if b[at] != b'"' {
+                                id = Some(IdAt::Absent);
+                            } else {
+                                let next = next!();
+                                let end = end_before(at, next);
+                                if end < at + 2 || b[end - 1] != b'"' {
+                                    return None;
+                                }
+                                id = Some(IdAt::Found(at + 1..end - 1));
+                                (at, state) = (next, State::After);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        t.mask = mask;
+        t.block = base;
+        Some(())
+    }
+}
+
+/// Where [`Reader::walk`] is: at a value's first token, at the token after a value (`,` or a
+/// closer), or at a member's name.
+#[derive(Clone, Copy)]
+enum State {
+    Value,
+    After,
+    Member,
 }
 
 /// A number or literal, alone.
@@ -290,8 +375,6 @@ struct Tokens<'a> {
     mask: u64,
     /// A token start read ahead by `peek`.
     peeked: Option<usize>,
-    /// The last token handed out.
-    last: usize,
     /// What runs over from one block to the next: the first byte is escaped; the block ended
     /// inside a string; it ended in a number or literal.
     escape_carry: bool,
@@ -314,7 +397,6 @@ impl<'a> Tokens<'a> {
             next_block: 0,
             mask: 0,
             peeked: None,
-            last: 0,
             escape_carry: false,
             in_string: false,
             scalar_carry: false,
@@ -335,12 +417,10 @@ impl<'a> Tokens<'a> {
 
     #[inline]
     fn token(&mut self) -> Option<usize> {
-        let at = match self.peeked.take() {
+        match self.peeked.take() {
             Some(at) => Some(at),
             None => self.advance(),
-        }?;
-        self.last = at;
-        Some(at)
+        }
     }
 
     #[inline]
@@ -678,6 +758,11 @@ mod tests {
             r#"{"users":{"sourcedId":"a"}}"#,
             r#"{"users":["a"]}"#,
             r#"{"users":[{"sourcedId":"a"},]}"#,
+            r#"{"users":[{"sourcedId":"a","x":[1}]}"#,
+            r#"{"users":[{"sourcedId":"a","x":{"y":1]}]}"#,
+            r#"{"users":[{"sourcedId":"a"}}}"#,
+            r#"{"users":[{"sourcedId":"a"},"b"]}"#,
+            r#"{"users":[{"sourcedId":"a","x":{1:2}}]}"#,
             r#"{"users":[{"sourcedId":"a",}]}"#,
             r#"{"users":[{"sourcedId":"a","n":01}]}"#,
             r#"{"users":[{"sourcedId":"a","n":1.}]}"#,
