@@ -49,10 +49,8 @@ pub(super) struct Split {
     /// No line break between tokens anywhere in the records: each can be written as it is, on
     /// one line.
     pub single_lines: bool,
-    /// Where the bytes of 0x80 and above are: runs of 64-byte blocks, each starting and ending
-    /// next to ASCII (or the body's ends), so the body is UTF-8 exactly when each run is. Most
-    /// pages have none, and most others a few names: only these spans need checking.
-    pub non_ascii: Vec<Range<usize>>,
+    /// Every byte is below 0x80, so the body is UTF-8 without further check.
+    pub ascii: bool,
 }
 
 /// Splits `body` into the records of `collection`, or `None` to leave it to serde_json.
@@ -104,7 +102,7 @@ pub(super) fn split(body: &[u8], collection: &Collection) -> Option<Split> {
         // A line break inside a string would have been refused (a control character), so any
         // in the body is between tokens.
         single_lines: memchr::memchr2(b'\n', b'\r', body).is_none(),
-        non_ascii: r.t.non_ascii,
+        ascii: !r.t.non_ascii,
     })
 }
 
@@ -388,8 +386,8 @@ struct Tokens<'a> {
     failed: bool,
     /// A backslash anywhere so far.
     backslashes: bool,
-    /// The blocks so far with a byte of 0x80 or above, neighbours joined.
-    non_ascii: Vec<Range<usize>>,
+    /// A byte of 0x80 or above anywhere so far.
+    non_ascii: bool,
 }
 
 impl<'a> Tokens<'a> {
@@ -405,7 +403,7 @@ impl<'a> Tokens<'a> {
             scalar_carry: false,
             failed: false,
             backslashes: false,
-            non_ascii: Vec::new(),
+            non_ascii: false,
         }
     }
 
@@ -471,13 +469,7 @@ impl<'a> Tokens<'a> {
         };
         self.block = start;
         self.next_block = start + 64;
-        if m.high != 0 {
-            let end = (start + 64).min(self.b.len());
-            match self.non_ascii.last_mut() {
-                Some(run) if run.end == start => run.end = end,
-                _ => self.non_ascii.push(start..end),
-            }
-        }
+        self.non_ascii |= m.high != 0;
 
         // Which bytes a backslash escapes. Backslashes are rare in rosters: walked one by one.
         let mut escaped = u64::from(self.escape_carry);
@@ -725,12 +717,7 @@ mod tests {
         }
         let breaks = body.contains(['\n', '\r']);
         assert_eq!(quick.single_lines, !breaks, "{body}");
-        assert_eq!(quick.non_ascii.is_empty(), body.is_ascii(), "{body}");
-        let mut outside = body.as_bytes().to_vec();
-        for run in &quick.non_ascii {
-            outside[run.clone()].fill(b' ');
-        }
-        assert!(outside.is_ascii(), "{body}");
+        assert_eq!(quick.ascii, body.is_ascii(), "{body}");
         true
     }
 
