@@ -127,12 +127,8 @@ impl<'a> Reader<'a> {
     /// A string's contents as written (escapes left in); they were checked by the first stage.
     fn string(&mut self) -> Option<&'a [u8]> {
         let at = self.t.token()?;
-        let end = self.t.scalar_end(at);
-        // An unclosed string is refused at the end; it must not be cut here.
-        if self.t.b[at] != b'"' || end < at + 2 || self.t.b[end - 1] != b'"' {
-            return None;
-        }
-        Some(&self.t.b[at + 1..end - 1])
+        let next = self.t.peek().unwrap_or(self.t.b.len());
+        Some(&self.t.b[string_contents(self.t.b, at, next)?])
     }
 
     /// The array of records: every element an object, each cut out with what is known of its
@@ -178,14 +174,6 @@ impl<'a> Reader<'a> {
                 at
             }};
         }
-        // Where a string or scalar starting at `at` ends, given the token start after it.
-        let end_before = |at: usize, next: usize| {
-            let mut end = next;
-            while end > at + 1 && matches!(b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
-                end -= 1;
-            }
-            end
-        };
         // The kind of each open container, one bit a level (1: object), the innermost lowest.
         let mut stack: u128 = 0;
         let mut level = 0;
@@ -229,7 +217,7 @@ impl<'a> Reader<'a> {
                     b',' | b':' | b'}' | b']' => return None,
                     _ => {
                         let next = next!();
-                        scalar(&b[at..end_before(at, next)])?;
+                        scalar(&b[at..end_before(b, at, next)])?;
                         if level == 0 {
                             t.peeked = Some(next);
                             break;
@@ -274,8 +262,10 @@ impl<'a> Reader<'a> {
                     }
                     at = next!();
                     state = State::Value;
+                    // A record's member names are looked at until its id is settled.
+                    let looking = RECORDS && level == 2 && id.is_none();
                     // Most members are a name and a string: read the next one at once.
-                    if b[at] == b'"' && !(RECORDS && level == 2 && id.is_none()) {
+                    if b[at] == b'"' && !looking {
                         at = next!();
                         if b[at] == b',' {
                             at = next!();
@@ -285,14 +275,8 @@ impl<'a> Reader<'a> {
                         }
                         continue;
                     }
-                    // A record's member names are looked at until its id is settled.
-                    if RECORDS && level == 2 && id.is_none() {
-                        let end = end_before(name_at, colon);
-                        // An unclosed name is refused at the end; it must not be cut here.
-                        if end < name_at + 2 || b[end - 1] != b'"' {
-                            return None;
-                        }
-                        let name = &b[name_at + 1..end - 1];
+                    if looking {
+                        let name = &b[string_contents(b, name_at, colon)?];
                         if t.backslashes && name.contains(&b'\\') {
                             id = Some(IdAt::Unsure);
                         } else if name == b"sourcedId" {
@@ -300,11 +284,7 @@ impl<'a> Reader<'a> {
                                 id = Some(IdAt::Absent);
                             } else {
                                 let next = next!();
-                                let end = end_before(at, next);
-                                if end < at + 2 || b[end - 1] != b'"' {
-                                    return None;
-                                }
-                                id = Some(IdAt::Found(at + 1..end - 1));
+                                id = Some(IdAt::Found(string_contents(b, at, next)?));
                                 (at, state) = (next, State::After);
                             }
                         }
@@ -325,6 +305,25 @@ enum State {
     Value,
     After,
     Member,
+}
+
+/// Where the string or scalar starting at `at` ends, given `next`, the token start after it:
+/// before the whitespace in front of `next`.
+fn end_before(b: &[u8], at: usize, next: usize) -> usize {
+    let mut end = next;
+    while end > at + 1 && matches!(b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
+        end -= 1;
+    }
+    end
+}
+
+/// The contents (between the quotes) of the string token at `at`, given the token start after
+/// it: a string's closing quote is the last byte before that start and its whitespace, since a
+/// token start is all that can follow one. An unclosed string is refused at the end of the
+/// pass; it must not be cut here.
+fn string_contents(b: &[u8], at: usize, next: usize) -> Option<Range<usize>> {
+    let end = end_before(b, at, next);
+    (b[at] == b'"' && end >= at + 2 && b[end - 1] == b'"').then_some(at + 1..end - 1)
 }
 
 /// A number or literal, alone.
@@ -439,18 +438,6 @@ impl<'a> Tokens<'a> {
     /// Whether the whole body was classified with every string closed and nothing refused.
     fn finished_cleanly(&self) -> bool {
         !self.failed && !self.in_string && self.next_block >= self.b.len()
-    }
-
-    /// Where the string or scalar starting at `at` ends: before the next token start and any
-    /// whitespace in front of it. (A string's closing quote is the last byte before them: a
-    /// token start is all that can follow it.)
-    fn scalar_end(&mut self, at: usize) -> usize {
-        let next = self.peek().unwrap_or(self.b.len());
-        let mut end = next;
-        while end > at + 1 && matches!(self.b[end - 1], b' ' | b'\t' | b'\n' | b'\r') {
-            end -= 1;
-        }
-        end
     }
 
     /// Classifies the next block and sets `mask` to its token starts. Kept out of line so that
