@@ -3,12 +3,14 @@
 # this machine. Run by hand; not part of `cargo test`. Prints one table per scenario.
 #   bench/run.sh            # every scenario (about ten minutes)
 #   bench/run.sh pacing     # one of: pacing latency cpu
+#   CPU_RUNS=5 bench/run.sh cpu   # each format five times (default three), and the medians
 # Figures: wall time, requests, 429s, records, CPU seconds (user+sys) and peak RSS of the export
 # (from /usr/bin/time -v).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CPU_USERS=${CPU_USERS:-200000}
+CPU_RUNS=${CPU_RUNS:-3}
 which=${1:-all}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -104,15 +106,31 @@ latency() {
 
 cpu() {
   echo
-  echo "## CPU per record: $CPU_USERS users, every scope, no latency or limit (--page-size 5000)"
-  printf '%-8s %10s %8s %8s %12s %9s\n' format records wall_s cpu_s "us/record" peak_MiB
+  echo "## CPU per record: $CPU_USERS users, every scope, no latency or limit (--page-size 5000), $CPU_RUNS runs a format"
+  printf '%-8s %4s %10s %8s %8s %12s %9s\n' format run records wall_s cpu_s "us/record" peak_MiB
   start_sandbox --users "$CPU_USERS"
-  local format out
+  local format out run rows="$work/cpu.rows"
+  : >"$rows"
+  # The formats alternate, so a change in the machine's speed falls on both.
+  for run in $(seq 1 "$CPU_RUNS"); do
+    for format in csv ndjson; do
+      out="$work/out.zip"; [ "$format" = ndjson ] && out="$work/out.ndjson"
+      export_run "$out" --format "$format" --page-size 5000 "${ALL_SCOPES[@]}"
+      awk -v f="$format" -v n="$run" -v r="$RECORDS" -v w="$WALL" -v c="$CPU" -v m="$RSS_KIB" \
+        'BEGIN { printf "%-8s %4d %10d %8.2f %8.2f %12.2f %9.1f\n", f, n, r, w, c, 1e6*c/r, m/1024 }' | tee -a "$rows"
+    done
+  done
+  # The median of each column over the runs (a neighbour's burst moves one run, not the middle).
   for format in csv ndjson; do
-    out="$work/out.zip"; [ "$format" = ndjson ] && out="$work/out.ndjson"
-    export_run "$out" --format "$format" --page-size 5000 "${ALL_SCOPES[@]}"
-    awk -v f="$format" -v r="$RECORDS" -v w="$WALL" -v c="$CPU" -v m="$RSS_KIB" \
-      'BEGIN { printf "%-8s %10d %8.2f %8.2f %12.2f %9.1f\n", f, r, w, c, 1e6*c/r, m/1024 }'
+    awk -v f="$format" 'BEGIN { n = 0 } $1 == f { for (i = 3; i <= 7; i++) v[i, n] = $i; n++ }
+      END {
+        for (i = 3; i <= 7; i++) {
+          for (a = 0; a < n; a++) col[a] = v[i, a]
+          for (a = 1; a < n; a++) for (b = a; b > 0 && col[b-1] > col[b]; b--) { t = col[b]; col[b] = col[b-1]; col[b-1] = t }
+          m[i] = n % 2 ? col[(n-1)/2] : (col[n/2-1] + col[n/2]) / 2
+        }
+        printf "%-8s %4s %10d %8.2f %8.2f %12.2f %9.1f\n", f, "med", m[3], m[4], m[5], m[6], m[7]
+      }' "$rows"
   done
   stop_sandbox
 }
