@@ -39,10 +39,11 @@ pub(crate) fn members<'a>(
 }
 
 /// [`members`] for a small object whose members are all plain strings, as a GUIDRef is
-/// (`{"href":"…","sourcedId":"…","type":"…"}`), read from where its quotes are: one look over
-/// the object for quotes and backslashes, then each member is four quotes apart. A reference
-/// read through [`members`] cost several hundred instructions (a scan for each string, the
-/// whitespace around each token, a call for each value), and a CSV bundle has millions.
+/// (`{"href":"…","sourcedId":"…","type":"…"}`), read from where its quotes are. The object is
+/// checked JSON, so its quotes settle its shape: if nothing but whitespace, `:` and `,` stands
+/// between its strings, no member can hold anything but a string, and each member is four
+/// quotes apart. A reference read through [`members`] cost several hundred instructions, and a CSV
+/// bundle has millions.
 /// [`Unusual`] for anything else (an escape, a value that is not a string, no members or more
 /// than eight, more than [`FLAT_MAX`] bytes), which [`members`] reads; `visit` is then not
 /// called at all.
@@ -55,39 +56,14 @@ pub(crate) fn string_members<'a>(
         return Err(Unusual);
     }
     let mut quotes = [0u8; MAX_QUOTES];
-    let n = quotes_in(b, &mut quotes).ok_or(Unusual)?;
-    let quotes = &quotes[..n];
-    if quotes.is_empty() || quotes.len() % 4 != 0 {
+    let n = flat_quotes(b, &mut quotes).ok_or(Unusual)?;
+    if n == 0 || n % 4 != 0 {
         return Err(Unusual);
     }
-    // Between the tokens only what JSON puts there: `{`, then per member `"name"`, `:`,
-    // `"value"`, then `,` or `}`; anything else (a number, `null`, a nested value) sits in a
-    // gap and sends the object to `members`.
-    let gap = |from: usize, to: usize, punct: u8| -> bool {
-        let mut seen = 0;
-        b[from..to].iter().all(|&c| match c {
-            b' ' | b'\t' | b'\n' | b'\r' => true,
-            c if c == punct => {
-                seen += 1;
-                seen == 1
-            }
-            _ => false,
-        }) && seen == 1
-    };
-    let q = |i: usize| usize::from(quotes[i]);
-    if !gap(0, q(0), b'{') {
-        return Err(Unusual);
-    }
-    for m in (0..quotes.len()).step_by(4) {
-        let next = quotes.get(m + 4).map_or(b.len(), |&at| usize::from(at));
-        let after = if next == b.len() { b'}' } else { b',' };
-        if !gap(q(m + 1) + 1, q(m + 2), b':') || !gap(q(m + 3) + 1, next, after) {
-            return Err(Unusual);
-        }
-    }
-    // Visited only once the whole object is known to be read right.
-    for m in (0..quotes.len()).step_by(4) {
-        visit(&object[q(m) + 1..q(m + 1)], &object[q(m + 2)..q(m + 3) + 1]);
+    for m in quotes[..n].chunks_exact(4) {
+        let [name_open, name_close, open, close] = [0, 1, 2, 3].map(|i| usize::from(m[i]));
+        let (name, value) = (&object[name_open + 1..name_close], &object[open..close + 1]);
+        visit(name, value);
     }
     Ok(())
 }
@@ -98,46 +74,70 @@ pub(crate) const FLAT_MAX: usize = 255;
 /// The most quotes [`string_members`] reads: eight members.
 const MAX_QUOTES: usize = 32;
 
-/// Puts where the quotes of `b` (at most [`FLAT_MAX`] bytes) are into `quotes`, and says how
-/// many there are; `None` when `b` holds a backslash or more quotes than fit.
-fn quotes_in(b: &[u8], quotes: &mut [u8; MAX_QUOTES]) -> Option<usize> {
+/// Puts where the quotes of the object `b` (at most [`FLAT_MAX`] bytes, `{` first and `}`
+/// last) are into `quotes`, and says how many there are; `None` when `b` holds a backslash, more
+/// quotes than fit, or anything but whitespace, `:` and `,` between its braces and strings.
+fn flat_quotes(b: &[u8], quotes: &mut [u8; MAX_QUOTES]) -> Option<usize> {
     let mut n = 0;
-    let mut push = |at: usize| {
-        *quotes.get_mut(n)? = at as u8;
-        n += 1;
-        Some(())
-    };
     let mut at = 0;
+    while at < b.len() {
+        // The last few bytes are copied into a block padded with spaces.
+        let block: [u8; 16] = match b.get(at..at + 16) {
+            Some(full) => full.try_into().expect("16 bytes"),
+            None => {
+                let mut block = [b' '; 16];
+                block[..b.len() - at].copy_from_slice(&b[at..]);
+                block
+            }
+        };
+        let (mut quote, backslash) = quotes_and_backslashes(&block);
+        if backslash != 0 {
+            return None;
+        }
+        while quote != 0 {
+            *quotes.get_mut(n)? = (at + quote.trailing_zeros() as usize) as u8;
+            n += 1;
+            quote &= quote - 1;
+        }
+        at += 16;
+    }
+    // Checked JSON: with nothing but these bytes between its strings, every value is a string
+    // (a number, a literal or a nested value would show between them).
+    let plain = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b':' | b','))
+    };
+    let q = |i: usize| usize::from(quotes[i]);
+    let Some(last) = n.checked_sub(1) else {
+        return Some(0);
+    };
+    // The caller saw `{` first and `}` last, so these ranges are in order.
+    let between = (1..last).step_by(2).all(|i| plain(q(i) + 1, q(i + 1)));
+    (plain(1, q(0)) && between && plain(q(last) + 1, b.len() - 1)).then_some(n)
+}
+
+/// Where a 16-byte block holds `"` and `\`, bit `i` for byte `i`.
+#[inline]
+fn quotes_and_backslashes(block: &[u8; 16]) -> (u32, u32) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
-        // SAFETY: SSE2 is part of x86_64; each load reads the 16 bytes `at..at + 16` of `b`.
+        // SAFETY: SSE2 is part of x86_64; the load reads the block's 16 bytes.
         unsafe {
-            let (quote, slash) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8));
-            while at + 16 <= b.len() {
-                let v = _mm_loadu_si128(b.as_ptr().add(at).cast::<__m128i>());
-                if _mm_movemask_epi8(_mm_cmpeq_epi8(v, slash)) != 0 {
-                    return None;
-                }
-                let mut mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u32;
-                while mask != 0 {
-                    push(at + mask.trailing_zeros() as usize)?;
-                    mask &= mask - 1;
-                }
-                at += 16;
-            }
+            let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+            let is = |c: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) as u32;
+            (is(b'"'), is(b'\\'))
         }
     }
-    for (i, &c) in b.iter().enumerate().skip(at) {
-        match c {
-            b'"' => push(i)?,
-            b'\\' => return None,
-            _ => {}
-        }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let is =
+            |c: u8| (block.iter().enumerate()).fold(0, |m, (i, &x)| m | (u32::from(x == c) << i));
+        (is(b'"'), is(b'\\'))
     }
-    Some(n)
 }
 
 /// Appends the raw JSON text of each item of `array` to `into`.
