@@ -28,8 +28,8 @@ use sink::SinkWorker;
 
 /// Page bytes a run holds at once, in flight or waiting to be written. With the idle body
 /// buffers and the seen-id sets this is most of a large export's peak: 16 MiB put the 200k-user
-/// CSV export at 61-62 MiB against the 64 it is held to, 12 MiB at 55 with the same CPU and wall
-/// time (pages of 5000 records are ~2.5 MiB; a few in flight keep the writer busy).
+/// CSV export at 61-63 MiB against the 64 it is held to, 12 MiB at 54-59 with the same CPU and
+/// wall time (pages of 5000 records are ~2.5 MiB; a few in flight keep the writer busy).
 const PAGE_BUDGET: usize = 12 * 1024 * 1024;
 /// Page bytes per run of a fleet, up to eight runs' worth. A fleet starts every tenant's first
 /// pages at once, each paid at a guess from the page size, so it is given more room to overlap
