@@ -789,12 +789,24 @@ mod tests {
             Names::new(all.clone()).table.contains(&Names::MANY),
             "a shared bucket is searched"
         );
+        // Names a byte away from each: one byte changed, one more, one fewer.
+        let mut near: Vec<String> = vec!["nope".into(), "sourcedid".into(), "status ".into()];
+        for name in &all {
+            for i in 0..name.len() {
+                let mut b = name.as_bytes().to_vec();
+                b[i] = if b[i] == b'x' { b'y' } else { b'x' };
+                near.push(String::from_utf8(b).unwrap());
+            }
+            near.push(format!("{name}x"));
+            near.push(format!("x{name}"));
+            near.extend(name.get(1..).map(String::from));
+        }
         for keys in [all.clone(), vec!["a", "a", "b"], vec![]] {
             let names = Names::new(keys.clone());
-            for probe in all.iter().chain(&["nope", "sourcedid", "status "]) {
+            for probe in all.iter().copied().chain(near.iter().map(String::as_str)) {
                 assert_eq!(
                     names.find(probe),
-                    keys.iter().position(|k| k == probe),
+                    keys.iter().position(|k| *k == probe),
                     "{probe:?} in {keys:?}"
                 );
             }
